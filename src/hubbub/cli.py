@@ -1,0 +1,195 @@
+"""The `hubbub` command: serve, connection-string, users, migrate.
+
+Options map one-to-one onto `hubbub.server.settings.Settings`; each also reads its `HUBBUB_*`
+environment variable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+try:
+    import click
+except ImportError:  # pragma: no cover - the SDK-only install has no CLI
+    sys.exit('The hubbub command needs the server extra: pip install "hubbub[server]"')
+
+from hubbub import __version__
+
+DATA_DIR = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="HUBBUB_DATA_DIR",
+    default=Path(".hubbub"),
+    show_default=True,
+    help="Directory for the access key, TLS certificates and the SQLite database (HUBBUB_DATA_DIR).",
+)
+HOST = click.option(
+    "--host", envvar="HUBBUB_HOST", default="127.0.0.1", show_default=True,
+    help="Address to listen on (HUBBUB_HOST).",
+)
+HTTP_PORT = click.option(
+    "--http-port", envvar="HUBBUB_HTTP_PORT", type=int, default=8080, show_default=True,
+    help="Plain-HTTP port; 0 disables plain HTTP (HUBBUB_HTTP_PORT).",
+)
+HTTPS_PORT = click.option(
+    "--https-port", envvar="HUBBUB_HTTPS_PORT", type=int, default=8443, show_default=True,
+    help="HTTPS port; 0 disables HTTPS (HUBBUB_HTTPS_PORT).",
+)
+DATABASE_URL = click.option(
+    "--database-url", envvar="HUBBUB_DATABASE_URL", default=None,
+    help="postgresql://user:pass@host:port/db to use PostgreSQL; default is SQLite in the data directory "
+    "(HUBBUB_DATABASE_URL).",
+)
+
+
+def _settings(**overrides: Any) -> Any:
+    from hubbub.server.settings import settings_from_env
+
+    try:
+        return settings_from_env(**overrides)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hubbub")
+def main() -> None:
+    """Hubbub: a self-hosted chat service that speaks the Azure Communication Services Chat and
+    Identity REST API. Apps written against the official ACS SDKs run against it unchanged.
+
+    Start with `hubbub serve`; it prints the connection string to use.
+    """
+
+
+@main.command()
+@DATA_DIR
+@HOST
+@HTTP_PORT
+@HTTPS_PORT
+@DATABASE_URL
+@click.option("--redis-url", envvar="HUBBUB_REDIS_URL", default=None,
+              help="redis://host:port/0 to share real-time events between nodes (HUBBUB_REDIS_URL).")
+@click.option("--rate-limit/--no-rate-limit", envvar="HUBBUB_RATE_LIMIT", default=False, show_default=True,
+              help="Enforce the ACS per-operation rate limits, answering 429 with Retry-After (HUBBUB_RATE_LIMIT).")
+@click.option("--log-level", envvar="HUBBUB_LOG_LEVEL", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Log verbosity.")
+def serve(data_dir: Path, host: str, http_port: int, https_port: int, database_url: str | None,
+          redis_url: str | None, rate_limit: bool, log_level: str) -> None:
+    """Run the server: HTTP and HTTPS on loopback, SQLite by default.
+
+    On first start this creates the data directory with a generated access key, a self-signed CA and
+    a server certificate (for localhost and 127.0.0.1). Restarts reuse them and keep all data.
+    Limits are set with HUBBUB_MAX_PARTICIPANTS, HUBBUB_MAX_PARTICIPANTS_PER_BATCH,
+    HUBBUB_MAX_PAGE_SIZE, HUBBUB_MAX_MESSAGE_BYTES, HUBBUB_MAX_TOPIC_LENGTH,
+    HUBBUB_TYPING_PARTICIPANT_LIMIT and HUBBUB_MAX_BODY_BYTES.
+    """
+    from hubbub.server.runner import run
+
+    settings = _settings(
+        data_dir=data_dir, host=host, http_port=http_port or None, https_port=https_port or None,
+        database_url=database_url, redis_url=redis_url, rate_limit=rate_limit, log_level=log_level,
+    )
+    if settings.http_port is None and settings.https_port is None:
+        raise click.UsageError("At least one of --http-port and --https-port must be non-zero.")
+    run(settings)
+
+
+@main.command("connection-string")
+@DATA_DIR
+@HOST
+@HTTP_PORT
+@HTTPS_PORT
+@click.option("--http", "plain", is_flag=True, help="Print the plain-HTTP endpoint instead of HTTPS.")
+def connection_string(data_dir: Path, host: str, http_port: int, https_port: int, plain: bool) -> None:
+    """Print the connection string (endpoint and access key) of the server using DATA_DIR."""
+    from hubbub.server import datadir
+
+    key = datadir.ensure_access_key(data_dir)
+    if plain:
+        click.echo(datadir.connection_string(host, http_port, key, "http"))
+    else:
+        click.echo(datadir.connection_string(host, https_port, key))
+
+
+@main.group()
+def users() -> None:
+    """Manage identities (ACS users) directly in the database, for scripts."""
+
+
+@users.command("create")
+@DATA_DIR
+@DATABASE_URL
+@click.option("--scopes", default="chat", show_default=True,
+              help="Comma-separated token scopes (chat, voip, chat.join, chat.join.limited, voip.join).")
+@click.option("--token", "with_token", is_flag=True, help="Also issue an access token.")
+@click.option("--expires-in-minutes", type=click.IntRange(60, 1440), default=1440, show_default=True,
+              help="Token lifetime.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON {id, token, expiresOn}.")
+def users_create(data_dir: Path, database_url: str | None, scopes: str, with_token: bool,
+                 expires_in_minutes: int, as_json: bool) -> None:
+    """Create a user and print its id (and, with --token, a token on the next line)."""
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    scope_list = [s.strip() for s in scopes.split(",") if s.strip()] if with_token else None
+
+    async def create() -> tuple[str, Any]:
+        from hubbub.server import datadir
+        from hubbub.server.identity import IdentityService
+        from hubbub.server.store import open_database
+        from hubbub.server.tokens import TokenService
+
+        key = settings.access_key or datadir.ensure_access_key(settings.data_dir)
+        db = await open_database(settings)
+        try:
+            return await IdentityService(db, TokenService(key)).create_identity(scope_list, expires_in_minutes)
+        finally:
+            await db.close()
+
+    from hubbub.server.errors import HubbubError
+
+    try:
+        user_id, token = asyncio.run(create())
+    except HubbubError as exc:
+        raise click.ClickException(exc.message) from exc
+    if as_json:
+        out: dict[str, str] = {"id": user_id}
+        if token is not None:
+            out |= {"token": token.token, "expiresOn": token.expires_on.isoformat()}
+        click.echo(json.dumps(out))
+        return
+    click.echo(user_id)
+    if token is not None:
+        click.echo(token.token)
+
+
+@main.command()
+@DATA_DIR
+@DATABASE_URL
+def migrate(data_dir: Path, database_url: str | None) -> None:
+    """Create or upgrade the database schema to this version of Hubbub, then exit."""
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+
+    async def upgrade() -> int:
+        from hubbub.server.store import open_database
+
+        db = await open_database(settings, migrate=False)
+        try:
+            return await db.migrate()
+        finally:
+            await db.close()
+
+    version = asyncio.run(upgrade())
+    engine = "PostgreSQL" if settings.uses_postgres else f"SQLite ({settings.sqlite_path})"
+    click.echo(f"{engine}: schema version {version}")
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

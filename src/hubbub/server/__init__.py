@@ -1,0 +1,1 @@
+"""The Hubbub server: ACS Identity and Chat REST API on SQLite or PostgreSQL."""

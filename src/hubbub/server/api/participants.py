@@ -1,0 +1,81 @@
+"""`/chat/threads/{id}/participants`: list, `:add` and `:remove`."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hubbub import wire
+from hubbub.server.api import shapes
+from hubbub.server.api.http import (
+    chat_caller,
+    chat_version,
+    decode,
+    empty_response,
+    hubbub,
+    json_response,
+    next_link,
+    page_size,
+    read_body,
+    read_cursor,
+    skip_param,
+)
+from hubbub.server.chat import parse_participants
+from hubbub.server.errors import BadRequest
+
+
+def _skip(request: Request, cursor: dict[str, object] | None) -> int:
+    if cursor and "k" in cursor:
+        return int(cursor["k"])  # type: ignore[call-overload]
+    return skip_param(request)
+
+
+async def list_participants(request: Request) -> Response:
+    cursor = read_cursor(request)
+    version = chat_version(request, cursor)
+    caller = await chat_caller(request)
+    app = hubbub(request)
+    thread_id = request.path_params["thread_id"]
+    app.limiter.check("list_participants", user=caller, thread=thread_id)
+    size, skip = page_size(request, cursor), _skip(request, cursor)
+    rows = await app.chat.list_participants(thread_id, caller, skip=skip, limit=size + 1)
+    body: dict[str, object] = {"value": [shapes.participant_row(r, version) for r in rows[:size]]}
+    if len(rows) > size:
+        body["nextLink"] = next_link(request, {"k": skip + size}, size, version)
+    return json_response(body)
+
+
+async def add_participants(request: Request) -> Response:
+    chat_version(request)
+    caller = await chat_caller(request)
+    app = hubbub(request)
+    thread_id = request.path_params["thread_id"]
+    app.limiter.check("participants_change", thread=thread_id)
+    body = decode(await read_body(request), wire.AddChatParticipantsRequest)
+    if not body.participants:
+        raise BadRequest("At least one participant is required.", target="participants")
+    invalid = await app.chat.add_participants(thread_id, caller, parse_participants(body.participants))
+    result = {"invalidParticipants": shapes.invalid_participants(invalid)} if invalid else {}
+    return json_response(result, 201)
+
+
+async def remove_participant(request: Request) -> Response:
+    chat_version(request)
+    caller = await chat_caller(request)
+    app = hubbub(request)
+    thread_id = request.path_params["thread_id"]
+    app.limiter.check("participants_change", thread=thread_id)
+    body = decode(await read_body(request), wire.CommunicationIdentifierModel)
+    raw_id = wire.identifier_raw_id(body)
+    if not raw_id:
+        raise BadRequest("The identifier names no participant.", target="rawId")
+    await app.chat.remove_participant(thread_id, caller, raw_id)
+    return empty_response(204)
+
+
+routes = [
+    Route("/chat/threads/{thread_id}/participants", list_participants, methods=["GET"]),
+    Route("/chat/threads/{thread_id}/participants/:add", add_participants, methods=["POST"]),
+    Route("/chat/threads/{thread_id}/participants/:remove", remove_participant, methods=["POST"]),
+]

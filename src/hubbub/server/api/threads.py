@@ -1,0 +1,115 @@
+"""`/chat/threads`: create, list, get, update and delete threads."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hubbub import wire
+from hubbub.server.api import shapes
+from hubbub.server.api.http import (
+    body_keys,
+    chat_caller,
+    chat_version,
+    decode,
+    empty_response,
+    has_thread_extras,
+    hubbub,
+    json_response,
+    next_link,
+    page_size,
+    read_body,
+    read_cursor,
+    start_time_param,
+)
+from hubbub.server.chat import parse_participants
+from hubbub.server.errors import BadRequest
+
+
+async def create_thread(request: Request) -> Response:
+    version = chat_version(request)
+    caller = await chat_caller(request)
+    app = hubbub(request)
+    app.limiter.check("create_thread", user=caller)
+    body = decode(await read_body(request), wire.CreateChatThreadRequest)
+    extras = has_thread_extras(version)
+    created = await app.chat.create_thread(
+        caller,
+        topic=body.topic,
+        participants=parse_participants(body.participants or []),
+        request_id=request.headers.get("repeatability-request-id"),
+        metadata=body.metadata if extras else None,
+        retention=body.retention_policy if extras else None,
+    )
+    result = {"chatThread": shapes.thread_properties(created.thread, version)}
+    if created.invalid:
+        result["invalidParticipants"] = shapes.invalid_participants(created.invalid)  # type: ignore[assignment]
+    return json_response(result, 201)
+
+
+async def list_threads(request: Request) -> Response:
+    cursor = read_cursor(request)
+    version = chat_version(request, cursor)
+    caller = await chat_caller(request)
+    app = hubbub(request)
+    app.limiter.check("list_threads", user=caller)
+    size = page_size(request, cursor)
+    start = cursor.get("t") if cursor else start_time_param(request)
+    after = (int(cursor["a"]), str(cursor["i"])) if cursor and "a" in cursor else None
+    rows = await app.chat.list_threads(caller, start_time=start, after=after, limit=size + 1)
+    body: dict[str, object] = {"value": [shapes.thread_item(r) for r in rows[:size]]}
+    if len(rows) > size:
+        last = rows[size - 1]
+        body["nextLink"] = next_link(request, {"t": start, "a": last["last_message_at"], "i": last["id"]}, size, version)
+    return json_response(body)
+
+
+async def get_thread(request: Request) -> Response:
+    version = chat_version(request)
+    caller = await chat_caller(request)
+    app = hubbub(request)
+    app.limiter.check("get_thread", user=caller)
+    row = await app.chat.get_thread(request.path_params["thread_id"], caller)
+    return json_response(shapes.thread_properties(row, version))
+
+
+async def update_thread(request: Request) -> Response:
+    version = chat_version(request)
+    caller = await chat_caller(request)
+    app = hubbub(request)
+    thread_id = request.path_params["thread_id"]
+    app.limiter.check("update_thread", thread=thread_id)
+    raw = await read_body(request)
+    body = decode(raw, wire.UpdateChatThreadRequest, allow_empty=True)
+    keys = body_keys(raw) if has_thread_extras(version) else set()
+    if "topic" in body_keys(raw) and body.topic is None:
+        raise BadRequest("The topic cannot be removed.", target="topic")
+    await app.chat.update_thread(
+        thread_id,
+        caller,
+        topic=body.topic,
+        metadata=body.metadata,
+        set_metadata="metadata" in keys,
+        retention=body.retention_policy,
+        set_retention="retentionPolicy" in keys,
+    )
+    return empty_response(204)
+
+
+async def delete_thread(request: Request) -> Response:
+    chat_version(request)
+    caller = await chat_caller(request)
+    app = hubbub(request)
+    app.limiter.check("delete_thread", user=caller)
+    await app.chat.delete_thread(request.path_params["thread_id"], caller)
+    return empty_response(204)
+
+
+routes = [
+    Route("/chat/threads", create_thread, methods=["POST"]),
+    Route("/chat/threads", list_threads, methods=["GET"]),
+    Route("/chat/threads/{thread_id}", get_thread, methods=["GET"]),
+    Route("/chat/threads/{thread_id}", update_thread, methods=["PATCH"]),
+    Route("/chat/threads/{thread_id}", delete_thread, methods=["DELETE"]),
+]

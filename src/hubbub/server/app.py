@@ -1,0 +1,158 @@
+"""`create_app(settings)`: routes, lifespan, and the one table that maps errors to responses."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hubbub import wire
+from hubbub.server import datadir, errors
+from hubbub.server.api import activity, identities, messages, participants, threads
+from hubbub.server.api.http import json_response
+from hubbub.server.chat import ChatService
+from hubbub.server.events import EventBus, MemoryBus
+from hubbub.server.identity import IdentityService
+from hubbub.server.ratelimit import RateLimiter
+from hubbub.server.settings import Settings
+from hubbub.server.store import Database, open_database
+from hubbub.server.tokens import TokenService
+
+log = logging.getLogger("hubbub")
+
+STATUS: dict[type[errors.HubbubError], int] = {
+    errors.PayloadTooLarge: 413,
+    errors.BadRequest: 400,
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.TooManyRequests: 429,
+    errors.Unavailable: 503,
+}
+HTTP_CODES = {404: "NotFound", 405: "MethodNotAllowed", 400: "BadRequest", 413: "RequestEntityTooLarge"}
+
+
+@dataclasses.dataclass
+class Hubbub:
+    """The running service: settings plus the parts every endpoint uses."""
+
+    settings: Settings
+    db: Database
+    bus: EventBus
+    tokens: TokenService
+    identity: IdentityService
+    chat: ChatService
+    limiter: RateLimiter
+    key_bytes: bytes
+
+
+def _status_for(exc: errors.HubbubError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 500
+
+
+async def hubbub_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.HubbubError)
+    headers = {}
+    if isinstance(exc, errors.TooManyRequests):
+        headers["Retry-After"] = str(int(exc.retry_after))
+    elif isinstance(exc, errors.Unavailable):
+        headers["Retry-After"] = "1"
+    return json_response(wire.error_body(exc.code, exc.message, exc.target), _status_for(exc), headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "BadRequest")
+    message = exc.detail if exc.status_code not in (404, 405) else (
+        f"No operation {request.method} {request.url.path}." if exc.status_code == 404
+        else f"{request.method} is not allowed on {request.url.path}."
+    )
+    return json_response(wire.error_body(code, message), exc.status_code, dict(exc.headers or {}))
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return json_response(wire.error_body("InternalError", "The server failed to handle the request."), 500)
+
+
+async def health(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def _retention_loop(service: Hubbub) -> None:
+    while True:
+        await asyncio.sleep(service.settings.retention_interval_seconds)
+        try:
+            deleted = await service.chat.delete_expired_threads()
+            if deleted:
+                log.info("retention: deleted %d expired thread(s)", deleted)
+        except Exception:
+            log.exception("retention sweep failed; retrying next interval")
+
+
+async def start_service(settings: Settings) -> Hubbub:
+    access_key = settings.access_key or datadir.ensure_access_key(settings.data_dir)
+    db = await open_database(settings)
+    bus: EventBus = MemoryBus()
+    await bus.start()
+    tokens = TokenService(access_key)
+    return Hubbub(
+        settings=settings,
+        db=db,
+        bus=bus,
+        tokens=tokens,
+        identity=IdentityService(db, tokens),
+        chat=ChatService(db, bus, settings.limits, retention_day_seconds=settings.retention_day_seconds,
+                         idempotency_ttl_seconds=settings.idempotency_ttl_seconds),
+        limiter=RateLimiter(settings.rate_limit),
+        key_bytes=base64.b64decode(access_key),
+    )
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The ASGI application. Nothing happens at import or construction; the lifespan connects."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        service = await start_service(settings)
+        app.state.hubbub = service
+        sweeper = asyncio.create_task(_retention_loop(service))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await service.bus.close()
+            await service.db.close()
+
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        *identities.routes,
+        *threads.routes,
+        *messages.routes,
+        *participants.routes,
+        *activity.routes,
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            errors.HubbubError: hubbub_error,
+            HTTPException: http_error,
+            Exception: unexpected_error,
+        },
+    )

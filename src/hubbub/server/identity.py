@@ -1,0 +1,81 @@
+"""Identity rules: create and delete identities, issue and revoke tokens. No HTTP in here."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from hubbub import wire
+from hubbub.server.errors import BadRequest, NotFound
+from hubbub.server.store import Database
+from hubbub.server.store import identities as store
+from hubbub.server.tokens import TokenService
+
+MIN_TOKEN_MINUTES = 60
+MAX_TOKEN_MINUTES = 1440
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    expires_on: dt.datetime
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _check_scopes(scopes: list[str]) -> None:
+    unknown = [s for s in scopes if s not in wire.TOKEN_SCOPES]
+    if unknown:
+        raise BadRequest(f"Unknown scope(s) {unknown}; valid scopes are {list(wire.TOKEN_SCOPES)}.")
+
+
+def _check_minutes(minutes: int | None) -> int:
+    if minutes is None:
+        return MAX_TOKEN_MINUTES
+    if not MIN_TOKEN_MINUTES <= minutes <= MAX_TOKEN_MINUTES:
+        raise BadRequest(
+            f"expiresInMinutes must be between {MIN_TOKEN_MINUTES} and {MAX_TOKEN_MINUTES}; got {minutes}.",
+            target="expiresInMinutes",
+        )
+    return minutes
+
+
+class IdentityService:
+    def __init__(self, db: Database, tokens: TokenService) -> None:
+        self._db = db
+        self._tokens = tokens
+
+    async def create_identity(
+        self, scopes: list[str] | None = None, minutes: int | None = None
+    ) -> tuple[str, IssuedToken | None]:
+        """Create a user; with scopes, also a token for it."""
+        minutes = _check_minutes(minutes)
+        _check_scopes(scopes or [])
+        user_id = self._tokens.new_user_id()
+        now = _now()
+        await store.insert_identity(self._db, user_id, wire.to_micros(now))
+        if not scopes:
+            return user_id, None
+        token, expires = self._tokens.issue(user_id, scopes, 0, minutes=minutes, now=now)
+        return user_id, IssuedToken(token, expires)
+
+    async def issue_token(self, user_id: str, scopes: list[str] | None, minutes: int | None) -> IssuedToken:
+        minutes = _check_minutes(minutes)
+        if not scopes:
+            raise BadRequest("At least one scope is required.", target="scopes")
+        _check_scopes(scopes)
+        row = await store.get_identity(self._db, user_id)
+        if row is None:
+            raise NotFound(f"Identity {user_id} does not exist.", target="id")
+        token, expires = self._tokens.issue(user_id, scopes, int(row["token_gen"]), minutes=minutes, now=_now())
+        return IssuedToken(token, expires)
+
+    async def revoke_tokens(self, user_id: str) -> None:
+        if not await store.revoke_tokens(self._db, user_id):
+            raise NotFound(f"Identity {user_id} does not exist.", target="id")
+
+    async def delete_identity(self, user_id: str) -> None:
+        """Delete a user (idempotent); its tokens stop working at once."""
+        await store.delete_identity(self._db, user_id, wire.to_micros(_now()))

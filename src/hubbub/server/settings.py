@@ -1,0 +1,119 @@
+"""One frozen `Settings` object, built from `HUBBUB_*` environment variables and CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Limits:
+    """Service limits (spec §12). Every field has a `HUBBUB_<NAME>` environment variable."""
+
+    max_participants: int = 250
+    max_participants_per_batch: int = 200
+    max_page_size: int = 200
+    default_page_size: int = 100
+    max_message_bytes: int = 28 * 1024
+    max_topic_length: int = 250
+    max_metadata_bytes: int = 1024
+    typing_participant_limit: int = 20
+    max_body_bytes: int = 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the server needs to know, passed explicitly (no global settings object)."""
+
+    data_dir: Path = Path(".hubbub")
+    host: str = "127.0.0.1"
+    http_port: int | None = 8080
+    https_port: int | None = 8443
+    database_url: str | None = None
+    """`postgresql://…` selects PostgreSQL; otherwise SQLite in the data directory."""
+    redis_url: str | None = None
+    access_key: str | None = None
+    """Base64 HMAC key. Default: generated once and kept in the data directory."""
+    public_host: str | None = None
+    """Host name written into connection strings (default: `host`)."""
+    rate_limit: bool = False
+    hmac_clock_skew_seconds: int = 15 * 60
+    idempotency_ttl_seconds: int = 24 * 3600
+    retention_interval_seconds: float = 60.0
+    retention_day_seconds: int = 86_400
+    """Length of one retention-policy "day". Tests shorten it to see threads expire."""
+    sqlite_synchronous: str = "NORMAL"
+    """NORMAL survives a process crash (kill -9); FULL also survives power loss."""
+    log_level: str = "info"
+    limits: Limits = dataclasses.field(default_factory=Limits)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "hubbub.db"
+
+    @property
+    def uses_postgres(self) -> bool:
+        return bool(self.database_url) and self.database_url.startswith(("postgres://", "postgresql://"))  # type: ignore[union-attr]
+
+
+_ENV_FIELDS: dict[str, str] = {
+    "HUBBUB_DATA_DIR": "data_dir",
+    "HUBBUB_HOST": "host",
+    "HUBBUB_HTTP_PORT": "http_port",
+    "HUBBUB_HTTPS_PORT": "https_port",
+    "HUBBUB_DATABASE_URL": "database_url",
+    "HUBBUB_REDIS_URL": "redis_url",
+    "HUBBUB_ACCESS_KEY": "access_key",
+    "HUBBUB_PUBLIC_HOST": "public_host",
+    "HUBBUB_RATE_LIMIT": "rate_limit",
+    "HUBBUB_HMAC_CLOCK_SKEW_SECONDS": "hmac_clock_skew_seconds",
+    "HUBBUB_IDEMPOTENCY_TTL_SECONDS": "idempotency_ttl_seconds",
+    "HUBBUB_RETENTION_INTERVAL_SECONDS": "retention_interval_seconds",
+    "HUBBUB_RETENTION_DAY_SECONDS": "retention_day_seconds",
+    "HUBBUB_SQLITE_SYNCHRONOUS": "sqlite_synchronous",
+    "HUBBUB_LOG_LEVEL": "log_level",
+}
+
+
+def _convert(value: str, target: Any) -> Any:
+    kind = str(target)
+    if "bool" in kind:
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if "int" in kind:
+        return int(value) if value.strip() else None
+    if "float" in kind:
+        return float(value)
+    if "Path" in kind:
+        return Path(value)
+    return value or None
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build `Settings` from `HUBBUB_*` variables; keyword overrides (CLI flags) win when not None.
+
+    Raises `ValueError` with the variable's name when a value does not parse.
+    """
+    env = os.environ if environ is None else environ
+    fields = {f.name: f.type for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    for var, name in _ENV_FIELDS.items():
+        if var in env:
+            try:
+                values[name] = _convert(env[var], fields[name])
+            except ValueError as exc:
+                raise ValueError(f"{var}={env[var]!r} is not valid: {exc}") from exc
+    limit_values: dict[str, Any] = {}
+    for field in dataclasses.fields(Limits):
+        var = "HUBBUB_" + field.name.upper()
+        if var in env:
+            try:
+                limit_values[field.name] = int(env[var])
+            except ValueError as exc:
+                raise ValueError(f"{var}={env[var]!r} is not an integer") from exc
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if limit_values:
+        values["limits"] = Limits(**limit_values)
+    return Settings(**values)

@@ -1,0 +1,116 @@
+"""The engine layer: the real differences between SQLite and PostgreSQL, behind one interface.
+
+SQL is written once, PostgreSQL style (`$1`, `$2`, …); the SQLite engine rewrites placeholders to
+`?1`, `?2`. Times are integer microseconds since the epoch and JSON is stored as text, so both
+engines hold the same values.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib.resources
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from hubbub.server.settings import Settings
+
+
+class Row(Protocol):
+    """A result row: indexable by position and by column name (sqlite3.Row, asyncpg.Record)."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+
+
+class Connection(abc.ABC):
+    """What store functions run SQL against: the database (autocommit) or an open transaction."""
+
+    @abc.abstractmethod
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement; return the number of rows it changed."""
+
+    @abc.abstractmethod
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run a statement once per parameter row."""
+
+    @abc.abstractmethod
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        """Run a query and return all rows."""
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        row = await self.fetchrow(sql, *args)
+        return None if row is None else row[0]
+
+
+class Database(Connection):
+    """A connected database. Statements run outside a transaction commit on their own."""
+
+    engine: str
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def transaction(self) -> Any:
+        """`async with db.transaction() as tx:` — commit on success, roll back on error."""
+
+    async def migrate(self) -> int:
+        """Apply the schema files newer than the stored version; return the resulting version."""
+        async with self._migration_lock() as tx:
+            await tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            current = await tx.fetchval("SELECT MAX(version) FROM schema_version") or 0
+            for version, sql in schema_files(self.engine):
+                if version > current:
+                    await self._run_script(tx, sql)
+                    await tx.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
+                    current = version
+            return int(current)
+
+    @abc.abstractmethod
+    def _migration_lock(self) -> Any: ...
+
+    @abc.abstractmethod
+    async def _run_script(self, tx: Connection, sql: str) -> None: ...
+
+
+_SCHEMA_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+(?:\.(sqlite|postgres))?\.sql$")
+
+
+def schema_files(engine: str) -> list[tuple[int, str]]:
+    """Numbered schema files for an engine; `NNNN_x.<engine>.sql` replaces `NNNN_x.sql`."""
+    chosen: dict[int, tuple[bool, str]] = {}
+    for entry in importlib.resources.files("hubbub.server.store.schema").iterdir():
+        match = _SCHEMA_NAME.match(entry.name)
+        if not match or match.group(2) not in (None, engine):
+            continue
+        version, specific = int(match.group(1)), match.group(2) is not None
+        if version not in chosen or specific:
+            chosen[version] = (specific, entry.read_text(encoding="utf-8"))
+    return [(version, sql) for version, (_, sql) in sorted(chosen.items())]
+
+
+async def open_database(settings: Settings, *, migrate: bool = True) -> Database:
+    """Connect to the configured engine and bring its schema up to date."""
+    db: Database
+    if settings.uses_postgres:
+        from hubbub.server.store.postgres import PostgresDatabase
+
+        db = await PostgresDatabase.connect(settings.database_url or "")
+    else:
+        from hubbub.server.store.sqlite import SqliteDatabase
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = await SqliteDatabase.connect(settings.sqlite_path, synchronous=settings.sqlite_synchronous)
+    if migrate:
+        await db.migrate()
+    return db
+
+
+@asynccontextmanager
+async def nullcontext(value: Any) -> AsyncIterator[Any]:
+    yield value

@@ -1,0 +1,77 @@
+"""The `participants` table: membership, display names and each member's history window."""
+
+from __future__ import annotations
+
+from hubbub.server.store.engine import Connection, Row
+
+PARTICIPANT_COLUMNS = "user_id, display_name, share_history_time, metadata, added_at, visible_from, removed_at"
+
+
+async def get_participant(db: Connection, thread_id: str, user_id: str) -> Row | None:
+    return await db.fetchrow(
+        f"SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE thread_id = $1 AND user_id = $2",
+        thread_id,
+        user_id,
+    )
+
+
+async def upsert_participant(
+    db: Connection,
+    thread_id: str,
+    user_id: str,
+    *,
+    display_name: str | None,
+    share_history_time: int | None,
+    metadata: str | None,
+    now: int,
+) -> None:
+    """Add a participant, or re-add a removed one with a fresh history window."""
+    visible_from = share_history_time if share_history_time is not None else now
+    await db.execute(
+        "INSERT INTO participants (thread_id, user_id, display_name, share_history_time, metadata, added_at,"
+        " visible_from) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " ON CONFLICT (thread_id, user_id) DO UPDATE SET display_name = $3, share_history_time = $4,"
+        " metadata = $5, added_at = $6, visible_from = $7, removed_at = NULL",
+        thread_id,
+        user_id,
+        display_name,
+        share_history_time,
+        metadata,
+        now,
+        visible_from,
+    )
+
+
+async def remove_participant(db: Connection, thread_id: str, user_id: str, now: int) -> bool:
+    changed = await db.execute(
+        "UPDATE participants SET removed_at = $3 WHERE thread_id = $1 AND user_id = $2 AND removed_at IS NULL",
+        thread_id,
+        user_id,
+        now,
+    )
+    return changed > 0
+
+
+async def count_active(db: Connection, thread_id: str) -> int:
+    return int(
+        await db.fetchval(
+            "SELECT COUNT(*) FROM participants WHERE thread_id = $1 AND removed_at IS NULL", thread_id
+        )
+    )
+
+
+async def list_active(db: Connection, thread_id: str, *, skip: int, limit: int) -> list[Row]:
+    return await db.fetch(
+        f"SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE thread_id = $1 AND removed_at IS NULL"
+        " ORDER BY added_at, user_id LIMIT $2 OFFSET $3",
+        thread_id,
+        limit,
+        skip,
+    )
+
+
+async def active_user_ids(db: Connection, thread_id: str) -> list[str]:
+    rows = await db.fetch(
+        "SELECT user_id FROM participants WHERE thread_id = $1 AND removed_at IS NULL", thread_id
+    )
+    return [row[0] for row in rows]

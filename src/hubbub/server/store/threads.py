@@ -1,0 +1,138 @@
+"""The `threads` and `thread_requests` tables."""
+
+from __future__ import annotations
+
+from hubbub.server.store.engine import Connection, Row
+
+THREAD_COLUMNS = (
+    "id, topic, created_at, created_by, deleted_at, metadata, retention_policy, delete_after, "
+    "last_message_at"
+)
+
+
+async def insert_thread(
+    db: Connection,
+    *,
+    thread_id: str,
+    topic: str,
+    created_at: int,
+    created_by: str,
+    metadata: str | None,
+    retention_policy: str | None,
+    delete_after: int | None,
+) -> None:
+    await db.execute(
+        "INSERT INTO threads (id, topic, created_at, created_by, metadata, retention_policy, delete_after,"
+        " last_message_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $3)",
+        thread_id,
+        topic,
+        created_at,
+        created_by,
+        metadata,
+        retention_policy,
+        delete_after,
+    )
+
+
+async def get_thread(db: Connection, thread_id: str) -> Row | None:
+    return await db.fetchrow(f"SELECT {THREAD_COLUMNS} FROM threads WHERE id = $1", thread_id)
+
+
+async def update_thread(
+    db: Connection,
+    thread_id: str,
+    *,
+    topic: str,
+    metadata: str | None,
+    retention_policy: str | None,
+    delete_after: int | None,
+) -> None:
+    await db.execute(
+        "UPDATE threads SET topic = $2, metadata = $3, retention_policy = $4, delete_after = $5 WHERE id = $1",
+        thread_id,
+        topic,
+        metadata,
+        retention_policy,
+        delete_after,
+    )
+
+
+async def next_message_slot(db: Connection, thread_id: str, now_ms: int, now: int) -> tuple[int, int] | None:
+    """Reserve the next (sequence id, message id) of a live thread; message ids are increasing epoch ms."""
+    row = await db.fetchrow(
+        "UPDATE threads SET last_seq = last_seq + 1,"
+        " last_message_id = CASE WHEN last_message_id >= $2 THEN last_message_id + 1 ELSE $2 END,"
+        " last_message_at = $3"
+        " WHERE id = $1 AND deleted_at IS NULL RETURNING last_seq, last_message_id",
+        thread_id,
+        now_ms,
+        now,
+    )
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+async def mark_deleted(db: Connection, thread_id: str, now: int) -> None:
+    """Tombstone a thread and drop its content; the row stays so a second delete is a no-op."""
+    await db.execute("UPDATE threads SET deleted_at = $2 WHERE id = $1", thread_id, now)
+    await db.execute("DELETE FROM messages WHERE thread_id = $1", thread_id)
+    await db.execute("DELETE FROM read_receipts WHERE thread_id = $1", thread_id)
+    await db.execute("UPDATE participants SET removed_at = $2 WHERE thread_id = $1 AND removed_at IS NULL",
+                     thread_id, now)
+
+
+async def expired_threads(db: Connection, now: int, limit: int = 100) -> list[str]:
+    rows = await db.fetch(
+        "SELECT id FROM threads WHERE delete_after IS NOT NULL AND delete_after <= $1 AND deleted_at IS NULL"
+        " ORDER BY delete_after LIMIT $2",
+        now,
+        limit,
+    )
+    return [row[0] for row in rows]
+
+
+async def list_threads_for_user(
+    db: Connection, user_id: str, *, start_time: int | None, after: tuple[int, str] | None, limit: int
+) -> list[Row]:
+    """Threads the user currently takes part in, most recent activity first (keyset paging)."""
+    sql = (
+        "SELECT t.id, t.topic, t.deleted_at, t.last_message_at FROM participants p"
+        " JOIN threads t ON t.id = p.thread_id"
+        " WHERE p.user_id = $1 AND p.removed_at IS NULL AND t.deleted_at IS NULL"
+    )
+    args: list[object] = [user_id]
+    if start_time is not None:
+        args.append(start_time)
+        sql += f" AND t.last_message_at >= ${len(args)}"
+    if after is not None:
+        args.extend(after)
+        n = len(args)
+        sql += f" AND (t.last_message_at < ${n - 1} OR (t.last_message_at = ${n - 1} AND t.id < ${n}))"
+    args.append(limit)
+    sql += f" ORDER BY t.last_message_at DESC, t.id DESC LIMIT ${len(args)}"
+    return await db.fetch(sql, *args)
+
+
+async def find_request(db: Connection, creator: str, request_id: str, since: int) -> str | None:
+    """The thread a repeatability-request-id already created, within the idempotency window."""
+    value = await db.fetchval(
+        "SELECT thread_id FROM thread_requests WHERE creator = $1 AND request_id = $2 AND created_at >= $3",
+        creator,
+        request_id,
+        since,
+    )
+    return None if value is None else str(value)
+
+
+async def record_request(db: Connection, creator: str, request_id: str, thread_id: str, now: int) -> None:
+    await db.execute(
+        "INSERT INTO thread_requests (creator, request_id, thread_id, created_at) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (creator, request_id) DO UPDATE SET thread_id = $3, created_at = $4",
+        creator,
+        request_id,
+        thread_id,
+        now,
+    )
+
+
+async def purge_requests(db: Connection, before: int) -> None:
+    await db.execute("DELETE FROM thread_requests WHERE created_at < $1", before)

@@ -29,19 +29,32 @@ DATA_DIR = click.option(
     help="Directory for the access key, TLS certificates and the SQLite database (HUBBUB_DATA_DIR).",
 )
 HOST = click.option(
-    "--host", envvar="HUBBUB_HOST", default="127.0.0.1", show_default=True,
+    "--host",
+    envvar="HUBBUB_HOST",
+    default="127.0.0.1",
+    show_default=True,
     help="Address to listen on (HUBBUB_HOST).",
 )
 HTTP_PORT = click.option(
-    "--http-port", envvar="HUBBUB_HTTP_PORT", type=int, default=8080, show_default=True,
+    "--http-port",
+    envvar="HUBBUB_HTTP_PORT",
+    type=int,
+    default=8080,
+    show_default=True,
     help="Plain-HTTP port; 0 disables plain HTTP (HUBBUB_HTTP_PORT).",
 )
 HTTPS_PORT = click.option(
-    "--https-port", envvar="HUBBUB_HTTPS_PORT", type=int, default=8443, show_default=True,
+    "--https-port",
+    envvar="HUBBUB_HTTPS_PORT",
+    type=int,
+    default=8443,
+    show_default=True,
     help="HTTPS port; 0 disables HTTPS (HUBBUB_HTTPS_PORT).",
 )
 DATABASE_URL = click.option(
-    "--database-url", envvar="HUBBUB_DATABASE_URL", default=None,
+    "--database-url",
+    envvar="HUBBUB_DATABASE_URL",
+    default=None,
     help="postgresql://user:pass@host:port/db to use PostgreSQL; default is SQLite in the data directory "
     "(HUBBUB_DATABASE_URL).",
 )
@@ -72,14 +85,47 @@ def main() -> None:
 @HTTP_PORT
 @HTTPS_PORT
 @DATABASE_URL
-@click.option("--redis-url", envvar="HUBBUB_REDIS_URL", default=None,
-              help="redis://host:port/0 to share real-time events between nodes (HUBBUB_REDIS_URL).")
-@click.option("--rate-limit/--no-rate-limit", envvar="HUBBUB_RATE_LIMIT", default=False, show_default=True,
-              help="Enforce the ACS per-operation rate limits, answering 429 with Retry-After (HUBBUB_RATE_LIMIT).")
-@click.option("--log-level", envvar="HUBBUB_LOG_LEVEL", default="info", show_default=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Log verbosity.")
-def serve(data_dir: Path, host: str, http_port: int, https_port: int, database_url: str | None,
-          redis_url: str | None, rate_limit: bool, log_level: str) -> None:
+@click.option(
+    "--redis-url",
+    envvar="HUBBUB_REDIS_URL",
+    default=None,
+    help="redis://host:port/0 to share real-time events between nodes (HUBBUB_REDIS_URL).",
+)
+@click.option(
+    "--rate-limit/--no-rate-limit",
+    envvar="HUBBUB_RATE_LIMIT",
+    default=False,
+    show_default=True,
+    help="Enforce the ACS per-operation rate limits, answering 429 with Retry-After (HUBBUB_RATE_LIMIT).",
+)
+@click.option(
+    "--workers",
+    envvar="HUBBUB_WORKERS",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes sharing the ports. More than one needs --redis-url, so that real-time "
+    "events reach clients on every worker (HUBBUB_WORKERS).",
+)
+@click.option(
+    "--log-level",
+    envvar="HUBBUB_LOG_LEVEL",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="Log verbosity.",
+)
+def serve(
+    data_dir: Path,
+    host: str,
+    http_port: int,
+    https_port: int,
+    database_url: str | None,
+    redis_url: str | None,
+    rate_limit: bool,
+    workers: int,
+    log_level: str,
+) -> None:
     """Run the server: HTTP and HTTPS on loopback, SQLite by default.
 
     On first start this creates the data directory with a generated access key, a self-signed CA and
@@ -91,12 +137,20 @@ def serve(data_dir: Path, host: str, http_port: int, https_port: int, database_u
     from hubbub.server.runner import run
 
     settings = _settings(
-        data_dir=data_dir, host=host, http_port=http_port or None, https_port=https_port or None,
-        database_url=database_url, redis_url=redis_url, rate_limit=rate_limit, log_level=log_level,
+        data_dir=data_dir,
+        host=host,
+        http_port=http_port or None,
+        https_port=https_port or None,
+        database_url=database_url,
+        redis_url=redis_url,
+        rate_limit=rate_limit,
+        log_level=log_level,
     )
     if settings.http_port is None and settings.https_port is None:
         raise click.UsageError("At least one of --http-port and --https-port must be non-zero.")
-    run(settings)
+    if workers > 1 and not settings.redis_url:
+        raise click.UsageError("--workers above 1 needs --redis-url (HUBBUB_REDIS_URL) to share real-time events.")
+    run(settings, workers)
 
 
 @main.command("connection-string")
@@ -124,14 +178,29 @@ def users() -> None:
 @users.command("create")
 @DATA_DIR
 @DATABASE_URL
-@click.option("--scopes", default="chat", show_default=True,
-              help="Comma-separated token scopes (chat, voip, chat.join, chat.join.limited, voip.join).")
+@click.option(
+    "--scopes",
+    default="chat",
+    show_default=True,
+    help="Comma-separated token scopes (chat, voip, chat.join, chat.join.limited, voip.join).",
+)
 @click.option("--token", "with_token", is_flag=True, help="Also issue an access token.")
-@click.option("--expires-in-minutes", type=click.IntRange(60, 1440), default=1440, show_default=True,
-              help="Token lifetime.")
+@click.option(
+    "--expires-in-minutes",
+    type=click.IntRange(60, 1440),
+    default=1440,
+    show_default=True,
+    help="Token lifetime.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON {id, token, expiresOn}.")
-def users_create(data_dir: Path, database_url: str | None, scopes: str, with_token: bool,
-                 expires_in_minutes: int, as_json: bool) -> None:
+def users_create(
+    data_dir: Path,
+    database_url: str | None,
+    scopes: str,
+    with_token: bool,
+    expires_in_minutes: int,
+    as_json: bool,
+) -> None:
     """Create a user and print its id (and, with --token, a token on the next line)."""
     settings = _settings(data_dir=data_dir, database_url=database_url)
     scope_list = [s.strip() for s in scopes.split(",") if s.strip()] if with_token else None

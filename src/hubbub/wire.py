@@ -41,7 +41,9 @@ def format_datetime(value: dt.datetime) -> str:
 
 def format_micros(micros: int) -> str:
     """Render microseconds since the epoch (the store's time unit) as an ACS date-time."""
-    return format_datetime(dt.datetime.fromtimestamp(micros / 1_000_000, dt.UTC).replace(microsecond=micros % 1_000_000))
+    return format_datetime(
+        dt.datetime.fromtimestamp(micros / 1_000_000, dt.UTC).replace(microsecond=micros % 1_000_000)
+    )
 
 
 def parse_datetime(text: str) -> dt.datetime:

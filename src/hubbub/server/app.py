@@ -59,7 +59,7 @@ class Hubbub:
 def _status_for(exc: errors.HubbubError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 500
 
 
@@ -76,9 +76,14 @@ async def hubbub_error(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = HTTP_CODES.get(exc.status_code, "BadRequest")
-    message = exc.detail if exc.status_code not in (404, 405) else (
-        f"No operation {request.method} {request.url.path}." if exc.status_code == 404
-        else f"{request.method} is not allowed on {request.url.path}."
+    message = (
+        exc.detail
+        if exc.status_code not in (404, 405)
+        else (
+            f"No operation {request.method} {request.url.path}."
+            if exc.status_code == 404
+            else f"{request.method} is not allowed on {request.url.path}."
+        )
     )
     return json_response(wire.error_body(code, message), exc.status_code, dict(exc.headers or {}))
 
@@ -115,8 +120,13 @@ async def start_service(settings: Settings) -> Hubbub:
         bus=bus,
         tokens=tokens,
         identity=IdentityService(db, tokens),
-        chat=ChatService(db, bus, settings.limits, retention_day_seconds=settings.retention_day_seconds,
-                         idempotency_ttl_seconds=settings.idempotency_ttl_seconds),
+        chat=ChatService(
+            db,
+            bus,
+            settings.limits,
+            retention_day_seconds=settings.retention_day_seconds,
+            idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+        ),
         limiter=RateLimiter(settings.rate_limit),
         key_bytes=base64.b64decode(access_key),
     )

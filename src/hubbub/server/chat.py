@@ -81,8 +81,15 @@ def _metadata_size(metadata: dict[str, str] | None) -> int:
 
 
 class ChatService:
-    def __init__(self, db: Database, bus: EventBus, limits: Limits, *, retention_day_seconds: int = 86_400,
-                 idempotency_ttl_seconds: int = 86_400) -> None:
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        limits: Limits,
+        *,
+        retention_day_seconds: int = 86_400,
+        idempotency_ttl_seconds: int = 86_400,
+    ) -> None:
         self._db = db
         self._bus = bus
         self.limits = limits
@@ -106,9 +113,13 @@ class ChatService:
         if not content.strip():
             raise BadRequest("The message content must not be empty.", target="content")
         if len(content.encode()) + _metadata_size(metadata) > self.limits.max_message_bytes:
-            raise PayloadTooLarge(f"The message is larger than {self.limits.max_message_bytes} bytes.", target="content")
+            raise PayloadTooLarge(
+                f"The message is larger than {self.limits.max_message_bytes} bytes.", target="content"
+            )
 
-    def retention_deadline(self, created_at: int, policy: wire.RetentionPolicyModel | None) -> tuple[str | None, int | None]:
+    def retention_deadline(
+        self, created_at: int, policy: wire.RetentionPolicyModel | None
+    ) -> tuple[str | None, int | None]:
         """Validate a retention policy; return its stored JSON and the deletion deadline."""
         if policy is None:
             return None, None
@@ -118,8 +129,10 @@ class ChatService:
             raise BadRequest(f"Unknown retention policy kind {policy.kind!r}.", target="retentionPolicy.kind")
         days = policy.delete_thread_after_days
         if days is None or not 30 <= days <= 90:
-            raise BadRequest("deleteThreadAfterDays must be between 30 and 90.",
-                             target="retentionPolicy.deleteThreadAfterDays")
+            raise BadRequest(
+                "deleteThreadAfterDays must be between 30 and 90.",
+                target="retentionPolicy.deleteThreadAfterDays",
+            )
         stored = {"kind": "threadCreationDate", "deleteThreadAfterDays": days}
         return dump_json(stored), created_at + days * self._day_micros
 
@@ -132,7 +145,9 @@ class ChatService:
         for p in participants:
             self._check_metadata(p.metadata, "participant metadata")
 
-    async def _split_valid(self, db: Connection, specs: list[ParticipantSpec]) -> tuple[list[ParticipantSpec], list[tuple[str, str, str]]]:
+    async def _split_valid(
+        self, db: Connection, specs: list[ParticipantSpec]
+    ) -> tuple[list[ParticipantSpec], list[tuple[str, str, str]]]:
         """De-duplicate by raw id and separate live ACS users from identifiers that cannot join."""
         unique: dict[str, ParticipantSpec] = {}
         for spec in specs:
@@ -159,22 +174,36 @@ class ChatService:
 
     # -- system messages and events -----------------------------------------------------------------
 
-    async def _system_message(self, tx: Connection, thread_id: str, type: str, content: dict[str, Any], now: int) -> None:
+    async def _system_message(
+        self, tx: Connection, thread_id: str, type: str, content: dict[str, Any], now: int
+    ) -> None:
         slot = await thread_store.next_message_slot(tx, thread_id, now // 1000, now)
         if slot is None:
             raise NotFound(f"Thread {thread_id} does not exist.", target="chatThreadId")
         seq, message_id = slot
         await message_store.insert_message(
-            tx, thread_id=thread_id, message_id=message_id, seq=seq, type=type, sender_id=None,
-            sender_display_name=None, content=dump_json(content) or "{}", metadata=None, created_at=now,
+            tx,
+            thread_id=thread_id,
+            message_id=message_id,
+            seq=seq,
+            type=type,
+            sender_id=None,
+            sender_display_name=None,
+            content=dump_json(content) or "{}",
+            metadata=None,
+            created_at=now,
         )
 
     @staticmethod
     def _participant_content(specs: list[ParticipantSpec], initiator: str) -> dict[str, Any]:
         return {
             "participants": [
-                {"id": s.user_id, "displayName": s.display_name, "shareHistoryTime": s.share_history_time,
-                 "metadata": s.metadata}
+                {
+                    "id": s.user_id,
+                    "displayName": s.display_name,
+                    "shareHistoryTime": s.share_history_time,
+                    "metadata": s.metadata,
+                }
                 for s in specs
             ],
             "initiator": initiator,
@@ -215,29 +244,50 @@ class ChatService:
             if caller not in {s.user_id for s in valid}:
                 raise Forbidden("The caller's identity no longer exists.")
             if len(valid) > self.limits.max_participants:
-                raise BadRequest(f"A thread has at most {self.limits.max_participants} participants.",
-                                 target="participants")
+                raise BadRequest(
+                    f"A thread has at most {self.limits.max_participants} participants.",
+                    target="participants",
+                )
             await thread_store.insert_thread(
-                tx, thread_id=thread_id, topic=topic, created_at=now, created_by=caller,
-                metadata=dump_json(metadata), retention_policy=retention_json, delete_after=delete_after,
+                tx,
+                thread_id=thread_id,
+                topic=topic,
+                created_at=now,
+                created_by=caller,
+                metadata=dump_json(metadata),
+                retention_policy=retention_json,
+                delete_after=delete_after,
             )
             for spec in valid:
                 await participant_store.upsert_participant(
-                    tx, thread_id, spec.user_id, display_name=spec.display_name,
-                    share_history_time=spec.share_history_time, metadata=dump_json(spec.metadata), now=now,
+                    tx,
+                    thread_id,
+                    spec.user_id,
+                    display_name=spec.display_name,
+                    share_history_time=spec.share_history_time,
+                    metadata=dump_json(spec.metadata),
+                    now=now,
                 )
             await self._system_message(tx, thread_id, "participantAdded", self._participant_content(valid, caller), now)
             await self._system_message(tx, thread_id, "topicUpdated", {"topic": topic, "initiator": caller}, now)
             row = await thread_store.get_thread(tx, thread_id)
         assert row is not None
         recipients = [s.user_id for s in valid]
-        await self._publish("chatThreadCreated", thread_id, recipients, {
-            "threadId": thread_id, "version": str(now // 1000), "createdOn": wire.format_micros(now),
-            "properties": ev.thread_properties(topic, metadata, load_json(retention_json)),
-            "participants": [ev.signaling_participant(s.user_id, s.display_name, s.share_history_time, s.metadata)
-                             for s in valid],
-            "createdBy": ev.signaling_participant(caller, creator_spec.display_name),
-        })
+        await self._publish(
+            "chatThreadCreated",
+            thread_id,
+            recipients,
+            {
+                "threadId": thread_id,
+                "version": str(now // 1000),
+                "createdOn": wire.format_micros(now),
+                "properties": ev.thread_properties(topic, metadata, load_json(retention_json)),
+                "participants": [
+                    ev.signaling_participant(s.user_id, s.display_name, s.share_history_time, s.metadata) for s in valid
+                ],
+                "createdBy": ev.signaling_participant(caller, creator_spec.display_name),
+            },
+        )
         return CreatedThread(row, invalid)
 
     async def update_thread(
@@ -264,18 +314,37 @@ class ChatService:
                 retention_json, delete_after = self.retention_deadline(int(thread["created_at"]), retention)
             new_topic = thread["topic"] if topic is None else topic
             new_metadata = dump_json(metadata) if set_metadata else thread["metadata"]
-            if (new_topic, new_metadata, retention_json) == (thread["topic"], thread["metadata"], thread["retention_policy"]):
+            if (new_topic, new_metadata, retention_json) == (
+                thread["topic"],
+                thread["metadata"],
+                thread["retention_policy"],
+            ):
                 return
-            await thread_store.update_thread(tx, thread_id, topic=new_topic, metadata=new_metadata,
-                                             retention_policy=retention_json, delete_after=delete_after)
+            await thread_store.update_thread(
+                tx,
+                thread_id,
+                topic=new_topic,
+                metadata=new_metadata,
+                retention_policy=retention_json,
+                delete_after=delete_after,
+            )
             if new_topic != thread["topic"]:
-                await self._system_message(tx, thread_id, "topicUpdated", {"topic": new_topic, "initiator": caller}, now)
+                await self._system_message(
+                    tx, thread_id, "topicUpdated", {"topic": new_topic, "initiator": caller}, now
+                )
             recipients = await participant_store.active_user_ids(tx, thread_id)
-        await self._publish("chatThreadPropertiesUpdated", thread_id, recipients, {
-            "threadId": thread_id, "version": str(now // 1000), "updatedOn": wire.format_micros(now),
-            "properties": ev.thread_properties(new_topic, load_json(new_metadata), load_json(retention_json)),
-            "updatedBy": ev.signaling_participant(caller, access.member["display_name"]),
-        })
+        await self._publish(
+            "chatThreadPropertiesUpdated",
+            thread_id,
+            recipients,
+            {
+                "threadId": thread_id,
+                "version": str(now // 1000),
+                "updatedOn": wire.format_micros(now),
+                "properties": ev.thread_properties(new_topic, load_json(new_metadata), load_json(retention_json)),
+                "updatedBy": ev.signaling_participant(caller, access.member["display_name"]),
+            },
+        )
 
     async def delete_thread(self, thread_id: str, caller: str | None) -> None:
         """Delete a thread (idempotent). `caller=None` is the retention task."""
@@ -291,11 +360,19 @@ class ChatService:
                     raise Forbidden("The caller is not a participant of this thread.")
             recipients = await participant_store.active_user_ids(tx, thread_id)
             await thread_store.mark_deleted(tx, thread_id, now)
-        await self._publish("chatThreadDeleted", thread_id, recipients, {
-            "threadId": thread_id, "version": str(now // 1000), "deletedOn": wire.format_micros(now),
-            "deletedBy": ev.signaling_participant(caller or thread["created_by"],
-                                                   member["display_name"] if member else None),
-        })
+        await self._publish(
+            "chatThreadDeleted",
+            thread_id,
+            recipients,
+            {
+                "threadId": thread_id,
+                "version": str(now // 1000),
+                "deletedOn": wire.format_micros(now),
+                "deletedBy": ev.signaling_participant(
+                    caller or thread["created_by"], member["display_name"] if member else None
+                ),
+            },
+        )
 
     async def delete_expired_threads(self) -> int:
         """Delete threads whose retention deadline has passed; returns how many."""
@@ -307,16 +384,24 @@ class ChatService:
             await thread_store.purge_requests(tx, now_micros() - self._idempotency_micros)
         return count
 
-    async def list_threads(self, caller: str, *, start_time: int | None, after: tuple[int, str] | None,
-                           limit: int) -> list[Row]:
-        return await thread_store.list_threads_for_user(self._db, caller, start_time=start_time, after=after,
-                                                        limit=limit)
+    async def list_threads(
+        self, caller: str, *, start_time: int | None, after: tuple[int, str] | None, limit: int
+    ) -> list[Row]:
+        return await thread_store.list_threads_for_user(
+            self._db, caller, start_time=start_time, after=after, limit=limit
+        )
 
     # -- messages -----------------------------------------------------------------------------------
 
     async def send_message(
-        self, thread_id: str, caller: str, *, content: str, type: str | None,
-        sender_display_name: str | None, metadata: dict[str, str] | None,
+        self,
+        thread_id: str,
+        caller: str,
+        *,
+        content: str,
+        type: str | None,
+        sender_display_name: str | None,
+        metadata: dict[str, str] | None,
     ) -> int:
         type = type or "text"
         if type not in USER_MESSAGE_TYPES:
@@ -330,16 +415,35 @@ class ChatService:
                 raise NotFound(f"Thread {thread_id} does not exist.", target="chatThreadId")
             seq, message_id = slot
             await message_store.insert_message(
-                tx, thread_id=thread_id, message_id=message_id, seq=seq, type=type, sender_id=caller,
-                sender_display_name=sender_display_name, content=content, metadata=dump_json(metadata),
+                tx,
+                thread_id=thread_id,
+                message_id=message_id,
+                seq=seq,
+                type=type,
+                sender_id=caller,
+                sender_display_name=sender_display_name,
+                content=content,
+                metadata=dump_json(metadata),
                 created_at=now,
             )
             recipients = await participant_store.active_user_ids(tx, thread_id)
         del access
-        await self._publish("chatMessageReceived", thread_id, recipients, ev.message_event(
-            thread_id=thread_id, sender_id=caller, sender_display_name=sender_display_name, message_id=message_id,
-            created_at=now, version=message_id, type=type, content=content, metadata=metadata,
-        ))
+        await self._publish(
+            "chatMessageReceived",
+            thread_id,
+            recipients,
+            ev.message_event(
+                thread_id=thread_id,
+                sender_id=caller,
+                sender_display_name=sender_display_name,
+                message_id=message_id,
+                created_at=now,
+                version=message_id,
+                type=type,
+                content=content,
+                metadata=metadata,
+            ),
+        )
         return message_id
 
     async def _visible_message(self, db: Connection, access: Access, thread_id: str, message_id: str) -> Row:
@@ -355,12 +459,18 @@ class ChatService:
         access = await self._access(self._db, thread_id, caller, write=False)
         return await self._visible_message(self._db, access, thread_id, message_id)
 
-    async def list_messages(self, thread_id: str, caller: str, *, start_time: int | None, before_seq: int | None,
-                            limit: int) -> list[Row]:
+    async def list_messages(
+        self, thread_id: str, caller: str, *, start_time: int | None, before_seq: int | None, limit: int
+    ) -> list[Row]:
         access = await self._access(self._db, thread_id, caller, write=False)
         return await message_store.list_messages(
-            self._db, thread_id, visible_from=access.visible_from, visible_until=access.visible_until,
-            start_time=start_time, before_seq=before_seq, limit=limit,
+            self._db,
+            thread_id,
+            visible_from=access.visible_from,
+            visible_until=access.visible_until,
+            start_time=start_time,
+            before_seq=before_seq,
+            limit=limit,
         )
 
     async def _own_message(self, tx: Connection, thread_id: str, caller: str, message_id: str) -> tuple[Access, Row]:
@@ -370,8 +480,16 @@ class ChatService:
             raise Forbidden("Only the sender of a message may change or delete it.")
         return access, row
 
-    async def update_message(self, thread_id: str, caller: str, message_id: str, *, content: str | None,
-                             metadata: dict[str, str] | None, set_metadata: bool) -> None:
+    async def update_message(
+        self,
+        thread_id: str,
+        caller: str,
+        message_id: str,
+        *,
+        content: str | None,
+        metadata: dict[str, str] | None,
+        set_metadata: bool,
+    ) -> None:
         now = now_micros()
         async with self._db.transaction() as tx:
             _, row = await self._own_message(tx, thread_id, caller, message_id)
@@ -383,14 +501,33 @@ class ChatService:
                 return
             self._check_content(new_content, new_metadata)
             version = max(now // 1000, int(row["version"]) + 1)
-            await message_store.update_message(tx, thread_id, int(message_id), content=new_content,
-                                               metadata=dump_json(new_metadata), edited_at=now, version=version)
+            await message_store.update_message(
+                tx,
+                thread_id,
+                int(message_id),
+                content=new_content,
+                metadata=dump_json(new_metadata),
+                edited_at=now,
+                version=version,
+            )
             recipients = await participant_store.active_user_ids(tx, thread_id)
-        await self._publish("chatMessageEdited", thread_id, recipients, ev.message_event(
-            thread_id=thread_id, sender_id=caller, sender_display_name=row["sender_display_name"],
-            message_id=int(message_id), created_at=int(row["created_at"]), version=version, type=row["type"],
-            content=new_content, metadata=new_metadata, edited_at=now,
-        ))
+        await self._publish(
+            "chatMessageEdited",
+            thread_id,
+            recipients,
+            ev.message_event(
+                thread_id=thread_id,
+                sender_id=caller,
+                sender_display_name=row["sender_display_name"],
+                message_id=int(message_id),
+                created_at=int(row["created_at"]),
+                version=version,
+                type=row["type"],
+                content=new_content,
+                metadata=new_metadata,
+                edited_at=now,
+            ),
+        )
 
     async def delete_message(self, thread_id: str, caller: str, message_id: str) -> None:
         now = now_micros()
@@ -401,11 +538,21 @@ class ChatService:
             version = max(now // 1000, int(row["version"]) + 1)
             await message_store.delete_message(tx, thread_id, int(message_id), deleted_at=now, version=version)
             recipients = await participant_store.active_user_ids(tx, thread_id)
-        await self._publish("chatMessageDeleted", thread_id, recipients, ev.message_event(
-            thread_id=thread_id, sender_id=caller, sender_display_name=row["sender_display_name"],
-            message_id=int(message_id), created_at=int(row["created_at"]), version=version, type=row["type"],
-            deleted_at=now,
-        ))
+        await self._publish(
+            "chatMessageDeleted",
+            thread_id,
+            recipients,
+            ev.message_event(
+                thread_id=thread_id,
+                sender_id=caller,
+                sender_display_name=row["sender_display_name"],
+                message_id=int(message_id),
+                created_at=int(row["created_at"]),
+                version=version,
+                type=row["type"],
+                deleted_at=now,
+            ),
+        )
 
     # -- participants -------------------------------------------------------------------------------
 
@@ -413,7 +560,9 @@ class ChatService:
         await self._access(self._db, thread_id, caller, write=False)
         return await participant_store.list_active(self._db, thread_id, skip=skip, limit=limit)
 
-    async def add_participants(self, thread_id: str, caller: str, specs: list[ParticipantSpec]) -> list[tuple[str, str, str]]:
+    async def add_participants(
+        self, thread_id: str, caller: str, specs: list[ParticipantSpec]
+    ) -> list[tuple[str, str, str]]:
         self._check_batch(specs)
         now = now_micros()
         async with self._db.transaction() as tx:
@@ -422,22 +571,40 @@ class ChatService:
             current = set(await participant_store.active_user_ids(tx, thread_id))
             new = [s for s in valid if s.user_id not in current]
             if len(current) + len(new) > self.limits.max_participants:
-                raise BadRequest(f"A thread has at most {self.limits.max_participants} participants.",
-                                 target="participants")
+                raise BadRequest(
+                    f"A thread has at most {self.limits.max_participants} participants.",
+                    target="participants",
+                )
             for spec in new:
                 await participant_store.upsert_participant(
-                    tx, thread_id, spec.user_id, display_name=spec.display_name,
-                    share_history_time=spec.share_history_time, metadata=dump_json(spec.metadata), now=now,
+                    tx,
+                    thread_id,
+                    spec.user_id,
+                    display_name=spec.display_name,
+                    share_history_time=spec.share_history_time,
+                    metadata=dump_json(spec.metadata),
+                    now=now,
                 )
             if new:
-                await self._system_message(tx, thread_id, "participantAdded", self._participant_content(new, caller), now)
+                await self._system_message(
+                    tx, thread_id, "participantAdded", self._participant_content(new, caller), now
+                )
         if new:
-            await self._publish("participantsAdded", thread_id, [*current, *(s.user_id for s in new)], {
-                "threadId": thread_id, "version": str(now // 1000), "addedOn": wire.format_micros(now),
-                "participantsAdded": [ev.signaling_participant(s.user_id, s.display_name, s.share_history_time,
-                                                               s.metadata) for s in new],
-                "addedBy": ev.signaling_participant(caller, access.member["display_name"]),
-            })
+            await self._publish(
+                "participantsAdded",
+                thread_id,
+                [*current, *(s.user_id for s in new)],
+                {
+                    "threadId": thread_id,
+                    "version": str(now // 1000),
+                    "addedOn": wire.format_micros(now),
+                    "participantsAdded": [
+                        ev.signaling_participant(s.user_id, s.display_name, s.share_history_time, s.metadata)
+                        for s in new
+                    ],
+                    "addedBy": ev.signaling_participant(caller, access.member["display_name"]),
+                },
+            )
         return invalid
 
     async def remove_participant(self, thread_id: str, caller: str, user_id: str) -> None:
@@ -448,14 +615,24 @@ class ChatService:
             recipients = await participant_store.active_user_ids(tx, thread_id)
             if target is None or not await participant_store.remove_participant(tx, thread_id, user_id, now):
                 return
-            spec = ParticipantSpec(user_id, target["display_name"], target["share_history_time"],
-                                   load_json(target["metadata"]))
-            await self._system_message(tx, thread_id, "participantRemoved", self._participant_content([spec], caller), now)
-        await self._publish("participantsRemoved", thread_id, recipients, {
-            "threadId": thread_id, "version": str(now // 1000), "removedOn": wire.format_micros(now),
-            "participantsRemoved": [ev.signaling_participant(user_id, spec.display_name)],
-            "removedBy": ev.signaling_participant(caller, access.member["display_name"]),
-        })
+            spec = ParticipantSpec(
+                user_id, target["display_name"], target["share_history_time"], load_json(target["metadata"])
+            )
+            await self._system_message(
+                tx, thread_id, "participantRemoved", self._participant_content([spec], caller), now
+            )
+        await self._publish(
+            "participantsRemoved",
+            thread_id,
+            recipients,
+            {
+                "threadId": thread_id,
+                "version": str(now // 1000),
+                "removedOn": wire.format_micros(now),
+                "participantsRemoved": [ev.signaling_participant(user_id, spec.display_name)],
+                "removedBy": ev.signaling_participant(caller, access.member["display_name"]),
+            },
+        )
 
     # -- typing and read receipts -------------------------------------------------------------------
 
@@ -471,11 +648,18 @@ class ChatService:
         if recipients is None:
             return
         now = now_micros()
-        await self._publish("typingIndicatorReceived", thread_id, [r for r in recipients if r != caller], {
-            "threadId": thread_id, "sender": ev.identifier_kind(caller),
-            "senderDisplayName": sender_display_name or access.member["display_name"] or "",
-            "receivedOn": wire.format_micros(now), "version": str(now // 1000),
-        })
+        await self._publish(
+            "typingIndicatorReceived",
+            thread_id,
+            [r for r in recipients if r != caller],
+            {
+                "threadId": thread_id,
+                "sender": ev.identifier_kind(caller),
+                "senderDisplayName": sender_display_name or access.member["display_name"] or "",
+                "receivedOn": wire.format_micros(now),
+                "version": str(now // 1000),
+            },
+        )
 
     async def send_read_receipt(self, thread_id: str, caller: str, message_id: str) -> None:
         """Store the caller's latest receipt; a no-op above the participant limit (as ACS)."""
@@ -487,11 +671,18 @@ class ChatService:
             if recipients is None:
                 return
             await receipt_store.upsert_receipt(tx, thread_id, caller, int(message_id), now)
-        await self._publish("readReceiptReceived", thread_id, recipients, {
-            "threadId": thread_id, "sender": ev.identifier_kind(caller),
-            "senderDisplayName": access.member["display_name"] or "",
-            "chatMessageId": message_id, "readOn": wire.format_micros(now),
-        })
+        await self._publish(
+            "readReceiptReceived",
+            thread_id,
+            recipients,
+            {
+                "threadId": thread_id,
+                "sender": ev.identifier_kind(caller),
+                "senderDisplayName": access.member["display_name"] or "",
+                "chatMessageId": message_id,
+                "readOn": wire.format_micros(now),
+            },
+        )
 
     async def list_read_receipts(self, thread_id: str, caller: str, *, skip: int, limit: int) -> list[Row]:
         await self._access(self._db, thread_id, caller, write=False)
@@ -504,8 +695,10 @@ def parse_participants(models: list[wire.ChatParticipantModel]) -> list[Particip
     for index, model in enumerate(models):
         raw_id = wire.identifier_raw_id(model.communication_identifier)
         if not raw_id:
-            raise BadRequest("The participant's communicationIdentifier names no identity.",
-                             target=f"participants[{index}].communicationIdentifier")
+            raise BadRequest(
+                "The participant's communicationIdentifier names no identity.",
+                target=f"participants[{index}].communicationIdentifier",
+            )
         share = None if model.share_history_time is None else wire.to_micros(model.share_history_time)
         specs.append(ParticipantSpec(raw_id, model.display_name, share, model.metadata))
     return specs

@@ -40,7 +40,9 @@ def ensure_access_key(data_dir: Path) -> str:
     return key
 
 
-def ensure_certificates(data_dir: Path, hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")) -> tuple[Path, Path, Path]:
+def ensure_certificates(
+    data_dir: Path, hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+) -> tuple[Path, Path, Path]:
     """(CA cert, server cert, server key) paths; generated on first use."""
     ca_path, cert_path, key_path = data_dir / CA_CERT, data_dir / SERVER_CERT, data_dir / SERVER_KEY
     if ca_path.exists() and cert_path.exists() and key_path.exists():
@@ -56,14 +58,27 @@ def ensure_certificates(data_dir: Path, hosts: tuple[str, ...] = ("localhost", "
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Hubbub local CA")])
     ca_cert = (
         x509.CertificateBuilder()
-        .subject_name(ca_name).issuer_name(ca_name)
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=3650))
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -80,7 +95,8 @@ def ensure_certificates(data_dir: Path, hosts: tuple[str, ...] = ("localhost", "
         .issuer_name(ca_name)
         .public_key(server_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=825))
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=825))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)

@@ -1,14 +1,14 @@
 """Domain errors. They know nothing about HTTP; `app.py` maps each class to a status and an ACS body.
 
-    HubbubError
-     ├── BadRequest          invalid input (400)
-     │    └── PayloadTooLarge (413)
-     ├── Unauthorized        no, bad, expired or revoked credentials (401)
-     ├── Forbidden           authenticated but not allowed (403)
-     ├── NotFound            no such thread, message or identity (404)
-     ├── Conflict            (409)
-     ├── TooManyRequests     rate limit hit; carries `retry_after` seconds (429)
-     └── Unavailable         a backend (database, bus) is not answering (503)
+HubbubError
+ ├── BadRequest          invalid input (400)
+ │    └── PayloadTooLarge (413)
+ ├── Unauthorized        no, bad, expired or revoked credentials (401)
+ ├── Forbidden           authenticated but not allowed (403)
+ ├── NotFound            no such thread, message or identity (404)
+ ├── Conflict            (409)
+ ├── TooManyRequests     rate limit hit; carries `retry_after` seconds (429)
+ └── Unavailable         a backend (database, bus) is not answering (503)
 """
 
 from __future__ import annotations

@@ -20,7 +20,12 @@ LIMITS: dict[str, list[tuple[str, int, int]]] = {
     "get_thread": [("user", 50, 10)],
     "list_threads": [("user", 50, 10)],
     "get_message": [("user+thread", 50, 10), ("thread", 250, 10)],
-    "list_messages": [("user+thread", 50, 10), ("user+thread", 200, 60), ("thread", 250, 10), ("thread", 400, 60)],
+    "list_messages": [
+        ("user+thread", 50, 10),
+        ("user+thread", 200, 60),
+        ("thread", 250, 10),
+        ("thread", 400, 60),
+    ],
     "list_read_receipts": [("user+thread", 5, 10), ("thread", 100, 10)],
     "list_participants": [("user+thread", 10, 10), ("thread", 250, 10)],
     "message_change": [("thread", 10, 10), ("thread", 30, 60)],

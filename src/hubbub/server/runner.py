@@ -1,17 +1,28 @@
-"""Run the app under uvicorn on the plain-HTTP and HTTPS ports of one process, and print how to connect."""
+"""Run the app under uvicorn on the plain-HTTP and HTTPS ports, in one or several worker processes.
+
+With several workers the parent binds both sockets, applies the schema once, and spawns workers that
+share the sockets (the kernel spreads connections across them); SIGINT/SIGTERM stop them all.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import signal
+import socket
 import sys
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
 from hubbub.server import datadir
 from hubbub.server.app import create_app
 from hubbub.server.settings import Settings
+from hubbub.server.store import open_database
+
+log = logging.getLogger("hubbub")
 
 
 class _Server(uvicorn.Server):
@@ -25,15 +36,16 @@ class _Server(uvicorn.Server):
             sibling.should_exit = True
 
 
-def banner(settings: Settings, access_key: str, ca_path: str | None) -> str:
+def banner(settings: Settings, access_key: str, ca_path: str | None, workers: int) -> str:
     host = settings.public_host or ("127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host)
-    lines = ["", "Hubbub is running.", ""]
+    lines = ["", f"Hubbub is running ({workers} worker{'s' if workers > 1 else ''}).", ""]
     if settings.https_port:
         lines.append(f"  Connection string: {datadir.connection_string(host, settings.https_port, access_key)}")
     if settings.http_port:
         lines.append(f"  Plain HTTP:        {datadir.connection_string(host, settings.http_port, access_key, 'http')}")
     engine = "PostgreSQL" if settings.uses_postgres else f"SQLite ({settings.sqlite_path})"
     lines.append(f"  Database:          {engine}")
+    lines.append(f"  Real-time bus:     {'Redis' if settings.redis_url else 'in-memory'}")
     if ca_path:
         lines += [
             f"  CA certificate:    {ca_path}",
@@ -46,32 +58,59 @@ def banner(settings: Settings, access_key: str, ca_path: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def serve(settings: Settings) -> int:
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        sys.exit(f"hubbub: cannot listen on {host}:{port}: {exc.strerror}")
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve(
+    settings: Settings, sockets: dict[str, socket.socket] | None = None, announce: str | None = None
+) -> int:
     """Serve until SIGINT/SIGTERM; return the process exit code."""
-    access_key = settings.access_key or datadir.ensure_access_key(settings.data_dir)
     app = create_app(settings)
     servers: list[_Server] = []
-    ca_path = None
-    common = {"log_level": settings.log_level, "access_log": settings.log_level == "debug",
-              "server_header": False, "proxy_headers": False}
+    bound: list[socket.socket | None] = []
+    common: dict[str, Any] = {
+        "log_level": settings.log_level,
+        "access_log": settings.log_level == "debug",
+        "server_header": False,
+        "proxy_headers": False,
+    }
     if settings.https_port:
-        ca, cert, key = datadir.ensure_certificates(settings.data_dir)
-        ca_path = str(ca.resolve())
-        servers.append(_Server(uvicorn.Config(app, host=settings.host, port=settings.https_port,
-                                              ssl_certfile=str(cert), ssl_keyfile=str(key), **common)))
+        _, cert, key = datadir.ensure_certificates(settings.data_dir)
+        servers.append(
+            _Server(
+                uvicorn.Config(
+                    app,
+                    host=settings.host,
+                    port=settings.https_port,
+                    ssl_certfile=str(cert),
+                    ssl_keyfile=str(key),
+                    **common,
+                )
+            )
+        )
+        bound.append((sockets or {}).get("https"))
     if settings.http_port:
-        servers.append(_Server(uvicorn.Config(app, host=settings.host, port=settings.http_port,
-                                              lifespan="off", **common)))
-    servers[0].config.lifespan = "on"
+        servers.append(_Server(uvicorn.Config(app, host=settings.host, port=settings.http_port, **common)))
+        bound.append((sockets or {}).get("http"))
     for index, server in enumerate(servers):
         server.siblings = [s for i, s in enumerate(servers) if i != index]
-        if index:
-            server.config.lifespan = "off"
-    primary, rest = servers[0], servers[1:]
+        server.config.lifespan = "on" if index == 0 else "off"
+    primary = servers[0]
 
     async def serve_primary() -> int:
         try:
-            await primary.serve()
+            await primary.serve(sockets=[bound[0]] if bound[0] else None)
         except SystemExit as exc:  # uvicorn exits this way when the lifespan startup fails
             return int(exc.code or 1)
         return 0
@@ -81,15 +120,61 @@ async def serve(settings: Settings) -> int:
         if main_task.done():
             return await main_task
         await asyncio.sleep(0.02)
-    others = [asyncio.create_task(s._serve()) for s in rest]
-    sys.stdout.write(banner(settings, access_key, ca_path))
-    sys.stdout.flush()
-    results = await asyncio.gather(main_task, *others)
-    return int(results[0])
+    others = [
+        asyncio.create_task(s._serve(sockets=[b] if b else None)) for s, b in zip(servers[1:], bound[1:], strict=True)
+    ]
+    if announce:
+        sys.stdout.write(announce)
+        sys.stdout.flush()
+    code = await main_task
+    await asyncio.gather(*others)
+    return code
 
 
-def run(settings: Settings) -> None:
+def _worker(settings: Settings, sockets: dict[str, socket.socket]) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    code = asyncio.run(serve(settings))
-    if code:
-        sys.exit(code)
+    sys.exit(asyncio.run(serve(settings, sockets)))
+
+
+async def _migrate(settings: Settings) -> None:
+    db = await open_database(settings)
+    await db.close()
+
+
+def run(settings: Settings, workers: int = 1) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    access_key = settings.access_key or datadir.ensure_access_key(settings.data_dir)
+    ca_path = str(datadir.ensure_certificates(settings.data_dir)[0].resolve()) if settings.https_port else None
+    text = banner(settings, access_key, ca_path, workers)
+    if workers <= 1:
+        code = asyncio.run(serve(settings, announce=text))
+        if code:
+            sys.exit(code)
+        return
+    asyncio.run(_migrate(settings))
+    sockets = {}
+    if settings.https_port:
+        sockets["https"] = _bind(settings.host, settings.https_port)
+    if settings.http_port:
+        sockets["http"] = _bind(settings.host, settings.http_port)
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_worker, args=(settings, sockets), name=f"hubbub-worker-{i}") for i in range(workers)
+    ]
+    for process in processes:
+        process.start()
+
+    def stop(sig: int, frame: FrameType | None) -> None:
+        for process in processes:
+            if process.is_alive() and process.pid:
+                process.terminate()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    for process in processes:
+        process.join()
+    codes = [p.exitcode or 0 for p in processes]
+    if any(codes) and not all(c == -signal.SIGTERM for c in codes):
+        sys.exit(max(abs(c) for c in codes))

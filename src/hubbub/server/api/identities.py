@@ -7,7 +7,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hubbub import wire
-from hubbub.server.api.http import api_version, decode, empty_response, hubbub, json_response, read_body, verify_hmac
+from hubbub.server.api.http import (
+    api_version,
+    decode,
+    empty_response,
+    hubbub,
+    json_response,
+    read_body,
+    verify_hmac,
+)
 from hubbub.server.errors import BadRequest
 from hubbub.server.identity import IssuedToken
 

@@ -32,8 +32,12 @@ async def send_message(request: Request) -> Response:
     app.limiter.check("message_change", thread=thread_id)
     body = decode(await read_body(request), wire.SendChatMessageRequest)
     message_id = await app.chat.send_message(
-        thread_id, caller, content=body.content, type=body.type,
-        sender_display_name=body.sender_display_name, metadata=body.metadata,
+        thread_id,
+        caller,
+        content=body.content,
+        type=body.type,
+        sender_display_name=body.sender_display_name,
+        metadata=body.metadata,
     )
     return json_response({"id": str(message_id)}, 201)
 
@@ -74,8 +78,12 @@ async def update_message(request: Request) -> Response:
     raw = await read_body(request)
     body = decode(raw, wire.UpdateChatMessageRequest, allow_empty=True)
     await app.chat.update_message(
-        thread_id, caller, request.path_params["message_id"], content=body.content,
-        metadata=body.metadata, set_metadata="metadata" in body_keys(raw),
+        thread_id,
+        caller,
+        request.path_params["message_id"],
+        content=body.content,
+        metadata=body.metadata,
+        set_metadata="metadata" in body_keys(raw),
     )
     return empty_response(204)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -25,9 +27,9 @@ from hubbub.server.chat import parse_participants
 from hubbub.server.errors import BadRequest
 
 
-def _skip(request: Request, cursor: dict[str, object] | None) -> int:
+def _skip(request: Request, cursor: dict[str, Any] | None) -> int:
     if cursor and "k" in cursor:
-        return int(cursor["k"])  # type: ignore[call-overload]
+        return int(cursor["k"])
     return skip_param(request)
 
 

@@ -39,7 +39,10 @@ def thread_item(row: Row) -> dict[str, Any]:
 
 
 def participant(
-    user_id: str, display_name: str | None, share_history_time: int | None, metadata: dict[str, str] | None,
+    user_id: str,
+    display_name: str | None,
+    share_history_time: int | None,
+    metadata: dict[str, str] | None,
     version: str,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"communicationIdentifier": wire.identifier_to_wire(user_id)}

@@ -61,7 +61,9 @@ async def list_threads(request: Request) -> Response:
     body: dict[str, object] = {"value": [shapes.thread_item(r) for r in rows[:size]]}
     if len(rows) > size:
         last = rows[size - 1]
-        body["nextLink"] = next_link(request, {"t": start, "a": last["last_message_at"], "i": last["id"]}, size, version)
+        body["nextLink"] = next_link(
+            request, {"t": start, "a": last["last_message_at"], "i": last["id"]}, size, version
+        )
     return json_response(body)
 
 

@@ -26,10 +26,10 @@ class EventBus(abc.ABC):
     @abc.abstractmethod
     async def publish(self, event: Event) -> None: ...
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - optional hook, a no-op for backends without a connection
         """Connect to the backend (no-op for memory)."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook, as `start`
         """Disconnect."""
 
 

@@ -21,7 +21,9 @@ def identifier_kind(raw_id: str) -> dict[str, Any]:
 
 
 def signaling_participant(
-    user_id: str, display_name: str | None = None, share_history_time: int | None = None,
+    user_id: str,
+    display_name: str | None = None,
+    share_history_time: int | None = None,
     metadata: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"id": identifier_kind(user_id)}
@@ -35,9 +37,18 @@ def signaling_participant(
 
 
 def message_event(
-    *, thread_id: str, sender_id: str, sender_display_name: str | None, message_id: int, created_at: int,
-    version: int, type: str, content: str | None = None, metadata: dict[str, str] | None = None,
-    edited_at: int | None = None, deleted_at: int | None = None,
+    *,
+    thread_id: str,
+    sender_id: str,
+    sender_display_name: str | None,
+    message_id: int,
+    created_at: int,
+    version: int,
+    type: str,
+    content: str | None = None,
+    metadata: dict[str, str] | None = None,
+    edited_at: int | None = None,
+    deleted_at: int | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "threadId": thread_id,

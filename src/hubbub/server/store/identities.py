@@ -11,9 +11,7 @@ async def insert_identity(db: Connection, identity_id: str, now: int) -> None:
 
 async def get_identity(db: Connection, identity_id: str) -> Row | None:
     """The live identity row (`id`, `token_gen`), or None when absent or deleted."""
-    return await db.fetchrow(
-        "SELECT id, token_gen FROM identities WHERE id = $1 AND deleted_at IS NULL", identity_id
-    )
+    return await db.fetchrow("SELECT id, token_gen FROM identities WHERE id = $1 AND deleted_at IS NULL", identity_id)
 
 
 async def revoke_tokens(db: Connection, identity_id: str) -> bool:
@@ -37,7 +35,5 @@ async def live_identities(db: Connection, ids: list[str]) -> set[str]:
     if not ids:
         return set()
     placeholders = ", ".join(f"${i + 1}" for i in range(len(ids)))
-    rows = await db.fetch(
-        f"SELECT id FROM identities WHERE deleted_at IS NULL AND id IN ({placeholders})", *ids
-    )
+    rows = await db.fetch(f"SELECT id FROM identities WHERE deleted_at IS NULL AND id IN ({placeholders})", *ids)
     return {row[0] for row in rows}

@@ -44,7 +44,13 @@ async def get_message(db: Connection, thread_id: str, message_id: int) -> Row | 
 
 
 async def update_message(
-    db: Connection, thread_id: str, message_id: int, *, content: str, metadata: str | None, edited_at: int,
+    db: Connection,
+    thread_id: str,
+    message_id: int,
+    *,
+    content: str,
+    metadata: str | None,
+    edited_at: int,
     version: int,
 ) -> None:
     await db.execute(

@@ -54,9 +54,7 @@ async def remove_participant(db: Connection, thread_id: str, user_id: str, now: 
 
 async def count_active(db: Connection, thread_id: str) -> int:
     return int(
-        await db.fetchval(
-            "SELECT COUNT(*) FROM participants WHERE thread_id = $1 AND removed_at IS NULL", thread_id
-        )
+        await db.fetchval("SELECT COUNT(*) FROM participants WHERE thread_id = $1 AND removed_at IS NULL", thread_id)
     )
 
 
@@ -71,7 +69,5 @@ async def list_active(db: Connection, thread_id: str, *, skip: int, limit: int) 
 
 
 async def active_user_ids(db: Connection, thread_id: str) -> list[str]:
-    rows = await db.fetch(
-        "SELECT user_id FROM participants WHERE thread_id = $1 AND removed_at IS NULL", thread_id
-    )
+    rows = await db.fetch("SELECT user_id FROM participants WHERE thread_id = $1 AND removed_at IS NULL", thread_id)
     return [row[0] for row in rows]

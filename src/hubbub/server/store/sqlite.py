@@ -79,9 +79,7 @@ class SqliteDatabase(Database):
     @classmethod
     async def connect(cls, path: Path, *, synchronous: str = "NORMAL") -> SqliteDatabase:
         db = cls(path, synchronous.upper())
-        db._writer = await asyncio.get_running_loop().run_in_executor(
-            db._writer_pool, _open, path, db._synchronous
-        )
+        db._writer = await asyncio.get_running_loop().run_in_executor(db._writer_pool, _open, path, db._synchronous)
         return db
 
     async def close(self) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from hubbub.server.store.engine import Connection, Row
 
 THREAD_COLUMNS = (
-    "id, topic, created_at, created_by, deleted_at, metadata, retention_policy, delete_after, "
-    "last_message_at"
+    "id, topic, created_at, created_by, deleted_at, metadata, retention_policy, delete_after, last_message_at"
 )
 
 
@@ -76,8 +75,9 @@ async def mark_deleted(db: Connection, thread_id: str, now: int) -> None:
     await db.execute("UPDATE threads SET deleted_at = $2 WHERE id = $1", thread_id, now)
     await db.execute("DELETE FROM messages WHERE thread_id = $1", thread_id)
     await db.execute("DELETE FROM read_receipts WHERE thread_id = $1", thread_id)
-    await db.execute("UPDATE participants SET removed_at = $2 WHERE thread_id = $1 AND removed_at IS NULL",
-                     thread_id, now)
+    await db.execute(
+        "UPDATE participants SET removed_at = $2 WHERE thread_id = $1 AND removed_at IS NULL", thread_id, now
+    )
 
 
 async def expired_threads(db: Connection, now: int, limit: int = 100) -> list[str]:

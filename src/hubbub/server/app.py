@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -22,6 +23,8 @@ from hubbub.server.api.http import json_response
 from hubbub.server.chat import ChatService
 from hubbub.server.events import EventBus, MemoryBus
 from hubbub.server.identity import IdentityService
+from hubbub.server.membership import ParticipantService
+from hubbub.server.messaging import MessageService
 from hubbub.server.ratelimit import RateLimiter
 from hubbub.server.settings import Settings
 from hubbub.server.store import Database, open_database
@@ -52,6 +55,8 @@ class Hubbub:
     tokens: TokenService
     identity: IdentityService
     chat: ChatService
+    messages: MessageService
+    participants: ParticipantService
     limiter: RateLimiter
     key_bytes: bytes
 
@@ -114,19 +119,19 @@ async def start_service(settings: Settings) -> Hubbub:
     bus: EventBus = MemoryBus()
     await bus.start()
     tokens = TokenService(access_key)
+    rules: dict[str, Any] = {
+        "retention_day_seconds": settings.retention_day_seconds,
+        "idempotency_ttl_seconds": settings.idempotency_ttl_seconds,
+    }
     return Hubbub(
         settings=settings,
         db=db,
         bus=bus,
         tokens=tokens,
         identity=IdentityService(db, tokens),
-        chat=ChatService(
-            db,
-            bus,
-            settings.limits,
-            retention_day_seconds=settings.retention_day_seconds,
-            idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
-        ),
+        chat=ChatService(db, bus, settings.limits, **rules),
+        messages=MessageService(db, bus, settings.limits, **rules),
+        participants=ParticipantService(db, bus, settings.limits, **rules),
         limiter=RateLimiter(settings.rate_limit),
         key_bytes=base64.b64decode(access_key),
     )

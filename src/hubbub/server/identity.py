@@ -55,7 +55,7 @@ class IdentityService:
         _check_scopes(scopes or [])
         user_id = self._tokens.new_user_id()
         now = _now()
-        await store.insert_identity(self._db, user_id, wire.to_micros(now))
+        await self._db.write(lambda tx: store.insert_identity(tx, user_id, wire.to_micros(now)))
         if not scopes:
             return user_id, None
         token, expires = self._tokens.issue(user_id, scopes, 0, minutes=minutes, now=now)
@@ -66,16 +66,17 @@ class IdentityService:
         if not scopes:
             raise BadRequest("At least one scope is required.", target="scopes")
         _check_scopes(scopes)
-        row = await store.get_identity(self._db, user_id)
+        row = await self._db.read(lambda conn: store.get_identity(conn, user_id))
         if row is None:
             raise NotFound(f"Identity {user_id} does not exist.", target="id")
         token, expires = self._tokens.issue(user_id, scopes, int(row["token_gen"]), minutes=minutes, now=_now())
         return IssuedToken(token, expires)
 
     async def revoke_tokens(self, user_id: str) -> None:
-        if not await store.revoke_tokens(self._db, user_id):
+        if not await self._db.write(lambda tx: store.revoke_tokens(tx, user_id)):
             raise NotFound(f"Identity {user_id} does not exist.", target="id")
 
     async def delete_identity(self, user_id: str) -> None:
         """Delete a user (idempotent); its tokens stop working at once."""
-        await store.delete_identity(self._db, user_id, wire.to_micros(_now()))
+        deleted_at = wire.to_micros(_now())
+        await self._db.write(lambda tx: store.delete_identity(tx, user_id, deleted_at))

@@ -30,7 +30,7 @@ async def send_typing(request: Request) -> Response:
     thread_id = request.path_params["thread_id"]
     app.limiter.check("send_typing", user=caller, thread=thread_id)
     body = decode(await read_body(request), wire.SendTypingNotificationRequest, allow_empty=True)
-    await app.chat.send_typing(thread_id, caller, body.sender_display_name)
+    await app.messages.send_typing(thread_id, caller, body.sender_display_name)
     return empty_response(200)
 
 
@@ -41,7 +41,7 @@ async def send_read_receipt(request: Request) -> Response:
     thread_id = request.path_params["thread_id"]
     app.limiter.check("send_read_receipt", user=caller, thread=thread_id)
     body = decode(await read_body(request), wire.SendReadReceiptRequest)
-    await app.chat.send_read_receipt(thread_id, caller, body.chat_message_id)
+    await app.messages.send_read_receipt(thread_id, caller, body.chat_message_id)
     return empty_response(200)
 
 
@@ -54,7 +54,7 @@ async def list_read_receipts(request: Request) -> Response:
     app.limiter.check("list_read_receipts", user=caller, thread=thread_id)
     size = page_size(request, cursor)
     skip = int(cursor["k"]) if cursor and "k" in cursor else skip_param(request)
-    rows = await app.chat.list_read_receipts(thread_id, caller, skip=skip, limit=size + 1)
+    rows = await app.messages.list_read_receipts(thread_id, caller, skip=skip, limit=size + 1)
     body: dict[str, object] = {"value": [shapes.read_receipt(r) for r in rows[:size]]}
     if len(rows) > size:
         body["nextLink"] = next_link(request, {"k": skip + size}, size, version)

@@ -111,7 +111,7 @@ async def authenticate_token(app: Hubbub, token: str | None, scope: str = "chat"
     if not token:
         raise Unauthorized("An access token is required (Authorization: Bearer <token>).")
     claims = app.tokens.verify(token)
-    row = await identity_store.get_identity(app.db, claims.user_id)
+    row = await app.db.read(lambda conn: identity_store.get_identity(conn, claims.user_id))
     if row is None:
         raise Unauthorized("The identity of this access token no longer exists.")
     if int(row["token_gen"]) != claims.generation:

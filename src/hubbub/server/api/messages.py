@@ -31,7 +31,7 @@ async def send_message(request: Request) -> Response:
     thread_id = request.path_params["thread_id"]
     app.limiter.check("message_change", thread=thread_id)
     body = decode(await read_body(request), wire.SendChatMessageRequest)
-    message_id = await app.chat.send_message(
+    message_id = await app.messages.send_message(
         thread_id,
         caller,
         content=body.content,
@@ -48,7 +48,7 @@ async def get_message(request: Request) -> Response:
     app = hubbub(request)
     thread_id = request.path_params["thread_id"]
     app.limiter.check("get_message", user=caller, thread=thread_id)
-    row = await app.chat.get_message(thread_id, caller, request.path_params["message_id"])
+    row = await app.messages.get_message(thread_id, caller, request.path_params["message_id"])
     return json_response(shapes.message(row, version))
 
 
@@ -62,7 +62,7 @@ async def list_messages(request: Request) -> Response:
     size = page_size(request, cursor)
     start = cursor.get("t") if cursor else start_time_param(request)
     before = int(cursor["s"]) if cursor and "s" in cursor else None
-    rows = await app.chat.list_messages(thread_id, caller, start_time=start, before_seq=before, limit=size + 1)
+    rows = await app.messages.list_messages(thread_id, caller, start_time=start, before_seq=before, limit=size + 1)
     body: dict[str, object] = {"value": [shapes.message(r, version) for r in rows[:size]]}
     if len(rows) > size:
         body["nextLink"] = next_link(request, {"t": start, "s": rows[size - 1]["seq"]}, size, version)
@@ -77,7 +77,7 @@ async def update_message(request: Request) -> Response:
     app.limiter.check("message_change", thread=thread_id)
     raw = await read_body(request)
     body = decode(raw, wire.UpdateChatMessageRequest, allow_empty=True)
-    await app.chat.update_message(
+    await app.messages.update_message(
         thread_id,
         caller,
         request.path_params["message_id"],
@@ -94,7 +94,7 @@ async def delete_message(request: Request) -> Response:
     app = hubbub(request)
     thread_id = request.path_params["thread_id"]
     app.limiter.check("message_change", thread=thread_id)
-    await app.chat.delete_message(thread_id, caller, request.path_params["message_id"])
+    await app.messages.delete_message(thread_id, caller, request.path_params["message_id"])
     return empty_response(204)
 
 

@@ -23,8 +23,8 @@ from hubbub.server.api.http import (
     read_cursor,
     skip_param,
 )
-from hubbub.server.chat import parse_participants
 from hubbub.server.errors import BadRequest
+from hubbub.server.rules import parse_participants
 
 
 def _skip(request: Request, cursor: dict[str, Any] | None) -> int:
@@ -41,7 +41,7 @@ async def list_participants(request: Request) -> Response:
     thread_id = request.path_params["thread_id"]
     app.limiter.check("list_participants", user=caller, thread=thread_id)
     size, skip = page_size(request, cursor), _skip(request, cursor)
-    rows = await app.chat.list_participants(thread_id, caller, skip=skip, limit=size + 1)
+    rows = await app.participants.list_participants(thread_id, caller, skip=skip, limit=size + 1)
     body: dict[str, object] = {"value": [shapes.participant_row(r, version) for r in rows[:size]]}
     if len(rows) > size:
         body["nextLink"] = next_link(request, {"k": skip + size}, size, version)
@@ -57,7 +57,7 @@ async def add_participants(request: Request) -> Response:
     body = decode(await read_body(request), wire.AddChatParticipantsRequest)
     if not body.participants:
         raise BadRequest("At least one participant is required.", target="participants")
-    invalid = await app.chat.add_participants(thread_id, caller, parse_participants(body.participants))
+    invalid = await app.participants.add_participants(thread_id, caller, parse_participants(body.participants))
     result = {"invalidParticipants": shapes.invalid_participants(invalid)} if invalid else {}
     return json_response(result, 201)
 
@@ -72,7 +72,7 @@ async def remove_participant(request: Request) -> Response:
     raw_id = wire.identifier_raw_id(body)
     if not raw_id:
         raise BadRequest("The identifier names no participant.", target="rawId")
-    await app.chat.remove_participant(thread_id, caller, raw_id)
+    await app.participants.remove_participant(thread_id, caller, raw_id)
     return empty_response(204)
 
 

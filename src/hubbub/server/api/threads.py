@@ -23,8 +23,8 @@ from hubbub.server.api.http import (
     read_cursor,
     start_time_param,
 )
-from hubbub.server.chat import parse_participants
 from hubbub.server.errors import BadRequest
+from hubbub.server.rules import parse_participants
 
 
 async def create_thread(request: Request) -> Response:

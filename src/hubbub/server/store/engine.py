@@ -10,11 +10,12 @@ from __future__ import annotations
 import abc
 import importlib.resources
 import re
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from hubbub.server.settings import Settings
+
+T = TypeVar("T")
 
 
 class Row(Protocol):
@@ -48,7 +49,12 @@ class Connection(abc.ABC):
 
 
 class Database(Connection):
-    """A connected database. Statements run outside a transaction commit on their own."""
+    """A connected database.
+
+    Use cases pass a *body*, an async function of a `Connection`, to `write` (one transaction,
+    committed when the body returns, rolled back when it raises) or to `read`. A body awaits only
+    the connection it is given: the SQLite engine runs it on its own thread.
+    """
 
     engine: str
 
@@ -56,23 +62,40 @@ class Database(Connection):
     async def close(self) -> None: ...
 
     @abc.abstractmethod
-    def transaction(self) -> Any:
-        """`async with db.transaction() as tx:` — commit on success, roll back on error."""
+    async def write(self, body: Callable[[Connection], Awaitable[T]]) -> T:
+        """Run `body` in a transaction and return its result once committed."""
+
+    @abc.abstractmethod
+    async def read(self, body: Callable[[Connection], Awaitable[T]]) -> T:
+        """Run `body` on a connection that sees every committed write."""
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return await self.write(lambda tx: tx.execute(sql, *args))
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self.write(lambda tx: tx.executemany(sql, rows))
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return await self.read(lambda conn: conn.fetch(sql, *args))
 
     async def migrate(self) -> int:
         """Apply the schema files newer than the stored version; return the resulting version."""
-        async with self._migration_lock() as tx:
+
+        async def body(tx: Connection) -> int:
+            await self._lock_for_migration(tx)
             await tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            current = await tx.fetchval("SELECT MAX(version) FROM schema_version") or 0
+            current = int(await tx.fetchval("SELECT MAX(version) FROM schema_version") or 0)
             for version, sql in schema_files(self.engine):
                 if version > current:
                     await self._run_script(tx, sql)
                     await tx.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
                     current = version
-            return int(current)
+            return current
 
-    @abc.abstractmethod
-    def _migration_lock(self) -> Any: ...
+        return await self.write(body)
+
+    async def _lock_for_migration(self, tx: Connection) -> None:
+        """Keep concurrent nodes from migrating at once (SQLite's writer lock already does)."""
 
     @abc.abstractmethod
     async def _run_script(self, tx: Connection, sql: str) -> None: ...
@@ -109,8 +132,3 @@ async def open_database(settings: Settings, *, migrate: bool = True) -> Database
     if migrate:
         await db.migrate()
     return db
-
-
-@asynccontextmanager
-async def nullcontext(value: Any) -> AsyncIterator[Any]:
-    yield value

@@ -1,17 +1,21 @@
-"""PostgreSQL engine on asyncpg: a connection pool, transactions on one pooled connection."""
+"""PostgreSQL engine on asyncpg: a connection pool; a write body runs in one transaction.
+
+asyncpg prepares and caches each statement per connection, so repeated queries skip planning.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
 
 from hubbub.server.errors import Unavailable
 from hubbub.server.store.engine import Connection, Database, Row
 
+T = TypeVar("T")
 _MIGRATION_LOCK_KEY = 0x4855_4242  # "HUBB": one migrating node at a time
+_DRIVER_ERRORS = (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.InterfaceError)
 
 
 class _PgConnection(Connection):
@@ -48,31 +52,22 @@ class PostgresDatabase(Database):
     async def close(self) -> None:
         await self._pool.close()
 
-    async def execute(self, sql: str, *args: Any) -> int:
-        async with self._pool.acquire() as conn:
-            return await _PgConnection(conn).execute(sql, *args)
-
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        async with self._pool.acquire() as conn:
-            await conn.executemany(sql, rows)
-
-    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+    async def write(self, body: Callable[[Connection], Awaitable[T]]) -> T:
         try:
-            rows: list[Row] = await self._pool.fetch(sql, *args)
-        except (OSError, asyncpg.exceptions.ConnectionDoesNotExistError) as exc:
+            async with self._pool.acquire() as conn, conn.transaction():
+                return await body(_PgConnection(conn))
+        except _DRIVER_ERRORS as exc:
             raise Unavailable(f"Database error: {exc}") from exc
-        return rows
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield _PgConnection(conn)
+    async def read(self, body: Callable[[Connection], Awaitable[T]]) -> T:
+        try:
+            async with self._pool.acquire() as conn:
+                return await body(_PgConnection(conn))
+        except _DRIVER_ERRORS as exc:
+            raise Unavailable(f"Database error: {exc}") from exc
 
-    @asynccontextmanager
-    async def _migration_lock(self) -> AsyncIterator[Connection]:
-        async with self.transaction() as tx:
-            await tx.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
-            yield tx
+    async def _lock_for_migration(self, tx: Connection) -> None:
+        await tx.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
 
     async def _run_script(self, tx: Connection, sql: str) -> None:
         await tx.execute(sql)

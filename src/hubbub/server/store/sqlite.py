@@ -1,20 +1,27 @@
-"""SQLite engine: WAL mode, one writer thread, a small pool of reader threads.
+"""SQLite engine: WAL mode, one writer thread with group commit, a pool of reader threads.
 
-All writes go through one connection on one thread, so transactions never see SQLITE_BUSY; an
-asyncio lock keeps one transaction open at a time. Readers use their own connections and, thanks
-to WAL, see every committed write without blocking the writer.
+A use case hands the engine a transaction *body* (an async function of a `Connection`). On SQLite
+every statement is synchronous, so the body never really suspends: the writer thread drives the
+coroutine to completion itself, in one hop, without the event loop. The writer takes every body
+waiting in its queue, runs each inside its own SAVEPOINT (a failing body rolls back alone), and
+commits the batch once: one durable commit for many concurrent requests (group commit). Callers are
+answered only after that COMMIT returns, so a success still means the data survives a crash.
+
+Readers use their own connections on their own threads and, with WAL, see every committed write
+without blocking the writer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
+import queue
 import re
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,7 +29,10 @@ from hubbub.server.errors import Unavailable
 from hubbub.server.store.engine import Connection, Database, Row
 
 T = TypeVar("T")
+Body = Callable[[Connection], Awaitable[T]]
+log = logging.getLogger("hubbub.store")
 _PLACEHOLDER = re.compile(r"\$(\d+)")
+_MAX_BATCH = 256
 
 
 @functools.lru_cache(maxsize=512)
@@ -35,30 +45,53 @@ def _open(path: Path, synchronous: str) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
-    conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
 
 
-class _SqliteConnection(Connection):
-    """Runs statements on one sqlite3 connection, each call hopping to that connection's thread."""
+def drive(awaitable: Awaitable[T]) -> T:
+    """Run an awaitable that never suspends (all its awaits are on `_DirectConnection`)."""
+    steps = awaitable.__await__()
+    try:
+        steps.send(None)
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+    steps.close()
+    raise RuntimeError("a SQLite transaction body awaited something other than the database")
 
-    def __init__(self, run: Callable[[Callable[[sqlite3.Connection], Any]], Any]) -> None:
-        self._run = run
+
+class _DirectConnection(Connection):
+    """Runs statements right away on the calling thread; its coroutines complete without suspending."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
 
     async def execute(self, sql: str, *args: Any) -> int:
-        query = _to_sqlite(sql)
-        result: int = await self._run(lambda c: c.execute(query, args).rowcount)
-        return result
+        return self._conn.execute(_to_sqlite(sql), args).rowcount
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        query = _to_sqlite(sql)
-        await self._run(lambda c: c.executemany(query, rows))
+        self._conn.executemany(_to_sqlite(sql), rows)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        query = _to_sqlite(sql)
-        result: list[Row] = await self._run(lambda c: c.execute(query, args).fetchall())
-        return result
+        rows: list[Row] = self._conn.execute(_to_sqlite(sql), args).fetchall()
+        return rows
+
+
+class _Job:
+    __slots__ = ("body", "future", "loop")
+
+    def __init__(self, body: Body[Any], future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop) -> None:
+        self.body, self.future, self.loop = body, future, loop
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 class SqliteDatabase(Database):
@@ -67,84 +100,114 @@ class SqliteDatabase(Database):
     def __init__(self, path: Path, synchronous: str, readers: int = 4) -> None:
         self._path = path
         self._synchronous = synchronous
-        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="hubbub-sqlite-writer")
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._writer_thread: threading.Thread | None = None
         self._reader_pool = ThreadPoolExecutor(readers, thread_name_prefix="hubbub-sqlite-reader")
-        self._writer: sqlite3.Connection | None = None
         self._readers: list[sqlite3.Connection] = []
         self._local = threading.local()
-        self._write_lock = asyncio.Lock()
-        self._tx = _SqliteConnection(self._on_writer)
-        self._reads = _SqliteConnection(self._on_reader)
+        self._closed = False
 
     @classmethod
     async def connect(cls, path: Path, *, synchronous: str = "NORMAL") -> SqliteDatabase:
         db = cls(path, synchronous.upper())
-        db._writer = await asyncio.get_running_loop().run_in_executor(db._writer_pool, _open, path, db._synchronous)
+        writer = await asyncio.get_running_loop().run_in_executor(None, _open, path, db._synchronous)
+        db._writer_thread = threading.Thread(
+            target=db._write_loop, args=(writer,), name="hubbub-sqlite-writer", daemon=True
+        )
+        db._writer_thread.start()
         return db
 
     async def close(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._writer is not None:
-            await loop.run_in_executor(self._writer_pool, self._writer.close)
-            self._writer = None
+        if self._closed:
+            return
+        self._closed = True
+        self._jobs.put(None)
+        if self._writer_thread is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._writer_thread.join)
+        self._reader_pool.shutdown(wait=True)
         for conn in self._readers:
             conn.close()
         self._readers.clear()
-        self._writer_pool.shutdown(wait=False)
-        self._reader_pool.shutdown(wait=False)
 
-    async def _on_writer(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        writer = self._writer
-        if writer is None:
-            raise Unavailable("The database is closed.")
+    # -- writes --------------------------------------------------------------------------------------
+
+    def _write_loop(self, conn: sqlite3.Connection) -> None:
+        direct = _DirectConnection(conn)
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                break
+            batch = [job]
+            stop = False
+            while len(batch) < _MAX_BATCH:
+                try:
+                    more = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._run_batch(conn, direct, batch)
+            if stop:
+                break
+        conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, direct: _DirectConnection, batch: list[_Job]) -> None:
+        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._writer_pool, fn, writer)
-        except sqlite3.OperationalError as exc:
-            raise Unavailable(f"Database error: {exc}") from exc
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    result = drive(job.body(direct))
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    outcomes.append((job, None, exc))
+                else:
+                    conn.execute("RELEASE job")
+                    outcomes.append((job, result, None))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.exception("SQLite write batch failed")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            failure = Unavailable(f"Database error: {exc}")
+            outcomes = [(job, None, failure) for job in batch]
+        for job, result, error in outcomes:
+            job.loop.call_soon_threadsafe(_settle, job.future, result, error)
 
-    def _reader(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
+    async def write(self, body: Body[T]) -> T:
+        if self._closed:
+            raise Unavailable("The database is closed.")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put(_Job(body, future, loop))
+        return await future
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def _reader(self) -> _DirectConnection:
+        direct: _DirectConnection | None = getattr(self._local, "direct", None)
+        if direct is None:
             conn = _open(self._path, self._synchronous)
             conn.execute("PRAGMA query_only=ON")
-            self._local.conn = conn
             self._readers.append(conn)
-        return conn
+            direct = self._local.direct = _DirectConnection(conn)
+        return direct
 
-    async def _on_reader(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def read(self, body: Body[T]) -> T:
+        if self._closed:
+            raise Unavailable("The database is closed.")
+
         def call() -> T:
-            return fn(self._reader())
+            return drive(body(self._reader()))
 
         try:
             return await asyncio.get_running_loop().run_in_executor(self._reader_pool, call)
         except sqlite3.OperationalError as exc:
             raise Unavailable(f"Database error: {exc}") from exc
-
-    # Statements outside a transaction: reads go to the reader pool, writes to the writer.
-    async def execute(self, sql: str, *args: Any) -> int:
-        async with self._write_lock:
-            return await self._tx.execute(sql, *args)
-
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        async with self._write_lock:
-            await self._tx.executemany(sql, rows)
-
-    async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        return await self._reads.fetch(sql, *args)
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        async with self._write_lock:
-            await self._on_writer(lambda c: c.execute("BEGIN IMMEDIATE"))
-            try:
-                yield self._tx
-            except BaseException:
-                await asyncio.shield(self._on_writer(lambda c: c.execute("ROLLBACK")))
-                raise
-            await asyncio.shield(self._on_writer(lambda c: c.execute("COMMIT")))
-
-    def _migration_lock(self) -> Any:
-        return self.transaction()
 
     async def _run_script(self, tx: Connection, sql: str) -> None:
         code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())

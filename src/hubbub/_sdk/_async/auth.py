@@ -1,0 +1,50 @@
+"""Request authentication: a bearer user token (chat, AAD) or an HMAC signature (identity key)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from azure.core.credentials import AzureKeyCredential
+
+from hubbub._sdk.signing import sign_request
+
+COMMUNICATION_SCOPE = "https://communication.azure.com//.default"
+
+
+class AsyncBearerAuth:
+    """Adds `Authorization: Bearer <token>`, asking the credential for a token on every request.
+
+    The credential decides when to refresh (see `CommunicationTokenCredential`); unlike azure-core's
+    bearer policy, plain http endpoints are allowed.
+    """
+
+    def __init__(self, credential: Any, *scopes: str) -> None:
+        """Authenticate with `credential.get_token(*scopes)`."""
+        self._credential = credential
+        self._scopes = scopes
+
+    async def apply(self, request: httpx.Request) -> None:
+        """Set the Authorization header of `request`."""
+        token = await self._credential.get_token(*self._scopes)
+        request.headers["Authorization"] = f"Bearer {token.token}"
+
+
+class AsyncHmacAuth:
+    """Signs each request with the resource's access key (spec §3.1)."""
+
+    def __init__(self, access_key: str | AzureKeyCredential) -> None:
+        """Sign with a base64 access key, given as a string or an `AzureKeyCredential`."""
+        self._access_key = access_key
+
+    async def apply(self, request: httpx.Request) -> None:
+        """Add the signature headers to `request` (its URL and body must be final)."""
+        key = self._access_key.key if isinstance(self._access_key, AzureKeyCredential) else self._access_key
+        request.headers.update(sign_request(request.method, str(request.url), request.content, key))
+
+
+def async_auth_for(credential: Any) -> AsyncBearerAuth | AsyncHmacAuth:
+    """The identity client's auth: HMAC for a key (str, AzureKeyCredential), bearer for a TokenCredential."""
+    if isinstance(credential, str | AzureKeyCredential):
+        return AsyncHmacAuth(credential)
+    return AsyncBearerAuth(credential, COMMUNICATION_SCOPE)

@@ -1,0 +1,1 @@
+"""The sync HTTP pipeline, generated from `_async` by `scripts/unasync.py`."""

@@ -1,0 +1,314 @@
+"""Every chat operation as an I/O-free (build the `Call`, parse the response) pair (spec §5).
+
+The clients validate arguments, call a builder here, send the `Call` and hand the response to the
+matching parser. Argument checks that the official SDK makes client-side live here too, with its
+exact error messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any, cast
+
+from .calls import JSON_CONTENT_TYPE, MERGE_PATCH_CONTENT_TYPE, Call, json_body, json_of, query, segment
+from .chat_models import (
+    ChatMessage,
+    ChatMessageType,
+    ChatParticipant,
+    ChatThreadProperties,
+    CreateChatThreadResult,
+    SendChatMessageResult,
+    format_datetime,
+    pair_errors,
+)
+from .errors import ResponseView
+from .identifiers import CommunicationIdentifier, serialize_identifier
+
+CHAT_API_VERSION = "2024-03-07"
+"""The api-version azure-communication-chat 1.3.0 sends."""
+
+SDK_MONIKER = "communication-chat/0.1.0 (hubbub)"
+
+
+def _thread_path(thread_id: str, *rest: str) -> str:
+    return "/chat/threads/" + segment(thread_id) + "".join("/" + part for part in rest)
+
+
+def _post(
+    path: str,
+    api_version: str,
+    body: Mapping[str, Any],
+    *,
+    expected: int,
+    safe: bool = False,
+    headers: Mapping[str, str] | None = None,
+) -> Call:
+    return Call(
+        "POST",
+        path,
+        query(("api-version", api_version)),
+        json_body(body),
+        JSON_CONTENT_TYPE,
+        headers or {},
+        expected,
+        safe,
+    )
+
+
+def _patch(path: str, api_version: str, body: Mapping[str, Any]) -> Call:
+    return Call(
+        "PATCH",
+        path,
+        query(("api-version", api_version)),
+        json_body(body),
+        MERGE_PATCH_CONTENT_TYPE,
+        expected=204,
+    )
+
+
+def _list(path: str, *pairs: tuple[str, Any]) -> Call:
+    return Call("GET", path, query(*pairs), expected=200, safe=True)
+
+
+def _start_time(value: dt.datetime | None) -> str | None:
+    return format_datetime(value) if value is not None else None
+
+
+# -- ChatClient ---------------------------------------------------------------------------------
+
+
+def create_chat_thread(
+    api_version: str,
+    topic: str,
+    thread_participants: list[ChatParticipant] | None,
+    idempotency_token: str | None,
+) -> Call:
+    """POST /chat/threads. Always carries `repeatability-request-id`, so retrying it is safe."""
+    if not topic:
+        raise ValueError("topic cannot be None.")
+    token = idempotency_token if idempotency_token is not None else str(uuid.uuid4())
+    participants = [p._to_wire() for p in thread_participants or []]
+    return _post(
+        "/chat/threads",
+        api_version,
+        {"topic": topic, "participants": participants},
+        expected=201,
+        safe=True,
+        headers={"repeatability-request-id": token},
+    )
+
+
+def parse_create_chat_thread(
+    response: ResponseView, thread_participants: list[ChatParticipant] | None
+) -> CreateChatThreadResult:
+    """The `CreateChatThreadResult`, failed participants paired with their errors."""
+    body = json_of(response) or {}
+    return CreateChatThreadResult(
+        chat_thread=ChatThreadProperties._from_wire(body.get("chatThread") or {}),
+        errors=pair_errors(thread_participants or [], body.get("invalidParticipants")),
+    )
+
+
+def list_chat_threads(api_version: str, results_per_page: int | None, start_time: dt.datetime | None) -> Call:
+    """GET /chat/threads (first page)."""
+    return _list(
+        "/chat/threads",
+        ("maxPageSize", results_per_page),
+        ("startTime", _start_time(start_time)),
+        ("api-version", api_version),
+    )
+
+
+def delete_chat_thread(api_version: str, thread_id: str) -> Call:
+    """DELETE /chat/threads/{id}."""
+    if not thread_id:
+        raise ValueError("thread_id cannot be None.")
+    return Call("DELETE", _thread_path(thread_id), query(("api-version", api_version)), expected=204, safe=True)
+
+
+# -- ChatThreadClient ---------------------------------------------------------------------------
+
+
+def get_chat_thread_properties(api_version: str, thread_id: str) -> Call:
+    """GET /chat/threads/{id}."""
+    return Call("GET", _thread_path(thread_id), query(("api-version", api_version)), expected=200, safe=True)
+
+
+def update_topic(api_version: str, thread_id: str, topic: str | None) -> Call:
+    """PATCH /chat/threads/{id} (`{}` when no topic: the thread is left unchanged)."""
+    return _patch(_thread_path(thread_id), api_version, {"topic": topic})
+
+
+def send_read_receipt(api_version: str, thread_id: str, message_id: str) -> Call:
+    """POST .../readReceipts. Safe to repeat: only the latest receipt per participant is kept."""
+    if not message_id:
+        raise ValueError("message_id cannot be None.")
+    return _post(
+        _thread_path(thread_id, "readReceipts"),
+        api_version,
+        {"chatMessageId": message_id},
+        expected=200,
+        safe=True,
+    )
+
+
+def list_read_receipts(api_version: str, thread_id: str, results_per_page: int | None, skip: int | None) -> Call:
+    """GET .../readReceipts (first page)."""
+    return _list(
+        _thread_path(thread_id, "readReceipts"),
+        ("maxPageSize", results_per_page),
+        ("skip", skip),
+        ("api-version", api_version),
+    )
+
+
+def send_typing_notification(api_version: str, thread_id: str, sender_display_name: str | None) -> Call:
+    """POST .../typing. Safe to repeat: a second notification changes nothing."""
+    return _post(
+        _thread_path(thread_id, "typing"),
+        api_version,
+        {"senderDisplayName": sender_display_name},
+        expected=200,
+        safe=True,
+    )
+
+
+def message_type(chat_message_type: ChatMessageType | str | None) -> ChatMessageType:
+    """The message type to send, checked like the official SDK: only text and html."""
+    if chat_message_type is None:
+        return ChatMessageType.TEXT
+    if isinstance(chat_message_type, ChatMessageType):
+        result = chat_message_type
+    else:
+        try:
+            result = cast(ChatMessageType, ChatMessageType.__getattr__(chat_message_type))
+        except Exception:
+            raise ValueError(f"chat_message_type: {chat_message_type} is not acceptable") from None
+    if result not in (ChatMessageType.TEXT, ChatMessageType.HTML):
+        raise ValueError(f"chat_message_type: {result} can be only 'text' or 'html'")
+    return result
+
+
+def send_message(
+    api_version: str,
+    thread_id: str,
+    content: str,
+    chat_message_type: ChatMessageType | str | None,
+    sender_display_name: str | None,
+    metadata: dict[str, str] | None,
+) -> Call:
+    """POST .../messages."""
+    if not content:
+        raise ValueError("content cannot be None.")
+    kind = message_type(chat_message_type)
+    body = {
+        "content": content,
+        "senderDisplayName": sender_display_name,
+        "type": kind.value,
+        "metadata": metadata,
+    }
+    return _post(_thread_path(thread_id, "messages"), api_version, body, expected=201)
+
+
+def parse_send_message(response: ResponseView) -> SendChatMessageResult:
+    """The `SendChatMessageResult`."""
+    return SendChatMessageResult._from_wire(json_of(response) or {})
+
+
+def get_message(api_version: str, thread_id: str, message_id: str) -> Call:
+    """GET .../messages/{messageId}."""
+    if not message_id:
+        raise ValueError("message_id cannot be None.")
+    return Call(
+        "GET",
+        _thread_path(thread_id, "messages", segment(message_id)),
+        query(("api-version", api_version)),
+        expected=200,
+        safe=True,
+    )
+
+
+def list_messages(
+    api_version: str, thread_id: str, results_per_page: int | None, start_time: dt.datetime | None
+) -> Call:
+    """GET .../messages (first page)."""
+    return _list(
+        _thread_path(thread_id, "messages"),
+        ("maxPageSize", results_per_page),
+        ("startTime", _start_time(start_time)),
+        ("api-version", api_version),
+    )
+
+
+def update_message(
+    api_version: str, thread_id: str, message_id: str, content: str | None, metadata: dict[str, str] | None
+) -> Call:
+    """PATCH .../messages/{messageId}."""
+    if not message_id:
+        raise ValueError("message_id cannot be None.")
+    return _patch(
+        _thread_path(thread_id, "messages", segment(message_id)),
+        api_version,
+        {"content": content, "metadata": metadata},
+    )
+
+
+def delete_message(api_version: str, thread_id: str, message_id: str) -> Call:
+    """DELETE .../messages/{messageId}."""
+    if not message_id:
+        raise ValueError("message_id cannot be None.")
+    return Call(
+        "DELETE",
+        _thread_path(thread_id, "messages", segment(message_id)),
+        query(("api-version", api_version)),
+        expected=204,
+        safe=True,
+    )
+
+
+def list_participants(api_version: str, thread_id: str, results_per_page: int | None, skip: int | None) -> Call:
+    """GET .../participants (first page)."""
+    return _list(
+        _thread_path(thread_id, "participants"),
+        ("maxPageSize", results_per_page),
+        ("skip", skip),
+        ("api-version", api_version),
+    )
+
+
+def add_participants(api_version: str, thread_id: str, thread_participants: list[ChatParticipant]) -> Call:
+    """POST .../participants/:add. Safe to repeat: adding an existing participant changes nothing."""
+    body = {"participants": [p._to_wire() for p in thread_participants]}
+    return _post(_thread_path(thread_id, "participants", ":add"), api_version, body, expected=201, safe=True)
+
+
+def parse_add_participants(
+    response: ResponseView, thread_participants: list[ChatParticipant]
+) -> list[tuple[ChatParticipant | None, Any]]:
+    """The failed participants, each with its `ChatError` (empty when all were added)."""
+    body = json_of(response) or {}
+    return list(pair_errors(thread_participants, body.get("invalidParticipants")))
+
+
+def remove_participant(api_version: str, thread_id: str, identifier: CommunicationIdentifier) -> Call:
+    """POST .../participants/:remove."""
+    if not identifier:
+        raise ValueError("identifier cannot be None.")
+    return _post(
+        _thread_path(thread_id, "participants", ":remove"),
+        api_version,
+        serialize_identifier(identifier),
+        expected=204,
+    )
+
+
+def parse_thread_properties(response: ResponseView) -> ChatThreadProperties:
+    """The `ChatThreadProperties` of GET /chat/threads/{id}."""
+    return ChatThreadProperties._from_wire(json_of(response) or {})
+
+
+def parse_message(response: ResponseView) -> ChatMessage:
+    """The `ChatMessage` of GET .../messages/{messageId}."""
+    return ChatMessage._from_wire(json_of(response) or {})

@@ -1,0 +1,140 @@
+"""Client options: the keyword arguments a client takes, read once into a frozen object.
+
+The names are azure-core's (`api_version`, `connection_timeout`, `read_timeout`,
+`connection_verify`, `connection_cert`, `headers`, `retry_total`, `retry_backoff_factor`,
+`retry_backoff_max`, `user_agent`), so code written for the official SDKs keeps working.
+`transport` takes an httpx transport (`httpx.MockTransport`, `httpx.ASGITransport`, ...).
+Keywords that only make sense for azure-core pipelines (`logging_enable`, `per_call_policies`,
+...) are accepted and ignored.
+"""
+
+from __future__ import annotations
+
+import platform
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+
+from .retry import RetryPolicy
+
+SDK_VERSION = "0.1.0"
+DEFAULT_CONNECTION_TIMEOUT = 30.0
+DEFAULT_READ_TIMEOUT = 300.0
+
+
+def normalize_endpoint(endpoint: Any, *, message: str = "Host URL must be a string") -> str:
+    """The endpoint URL as the official clients accept it: `https://` added if no scheme is given.
+
+    Raises `ValueError` for a non-string or a URL without host.
+    """
+    try:
+        if not endpoint.lower().startswith("http"):
+            endpoint = "https://" + endpoint
+    except AttributeError:
+        raise ValueError(message) from None
+    if not urlparse(endpoint.rstrip("/")).netloc:
+        raise ValueError(f"Invalid URL: {endpoint}")
+    return str(endpoint)
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """Everything a pipeline needs besides the endpoint and the credential."""
+
+    api_version: str
+    sdk_moniker: str
+    transport: Any = None
+    connection_timeout: float = DEFAULT_CONNECTION_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    verify: bool | str = True
+    cert: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    user_agent: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_kwargs(cls, kwargs: Mapping[str, Any], *, api_version: str, sdk_moniker: str) -> ClientOptions:
+        """Read the client keyword arguments (see the module docstring); unknown ones are kept in `raw`."""
+        return cls(
+            api_version=str(kwargs.get("api_version") or api_version),
+            sdk_moniker=sdk_moniker,
+            transport=kwargs.get("transport"),
+            connection_timeout=float(kwargs.get("connection_timeout", DEFAULT_CONNECTION_TIMEOUT)),
+            read_timeout=float(kwargs.get("read_timeout", DEFAULT_READ_TIMEOUT)),
+            verify=kwargs.get("connection_verify", True),
+            cert=kwargs.get("connection_cert"),
+            headers=dict(kwargs.get("headers") or {}),
+            retry=RetryPolicy(
+                total=int(kwargs.get("retry_total", 3)),
+                backoff_factor=float(kwargs.get("retry_backoff_factor", 0.8)),
+                backoff_max=float(kwargs.get("retry_backoff_max", 120.0)),
+            ),
+            user_agent=kwargs.get("user_agent"),
+            raw=dict(kwargs),
+        )
+
+    def merged(self, kwargs: Mapping[str, Any]) -> ClientOptions:
+        """These options overridden by more keyword arguments (used for thread clients)."""
+        if not kwargs:
+            return self
+        combined = {**self.raw, **kwargs}
+        return replace(
+            ClientOptions.from_kwargs(combined, api_version=self.api_version, sdk_moniker=self.sdk_moniker),
+            api_version=str(kwargs.get("api_version") or self.api_version),
+        )
+
+    def user_agent_header(self) -> str:
+        """`User-Agent`, azure style: `[prefix ]azsdk-python-<moniker> Python/<v> (<platform>)`."""
+        base = f"azsdk-python-{self.sdk_moniker} Python/{platform.python_version()} ({platform.platform()})"
+        return f"{self.user_agent} {base}" if self.user_agent else base
+
+    def timeout(self) -> httpx.Timeout:
+        """The httpx timeout for every request of the client."""
+        return httpx.Timeout(self.read_timeout, connect=self.connection_timeout)
+
+    def ssl_verify(self) -> bool | ssl.SSLContext:
+        """What httpx's `verify=` wants: a bool, or an SSL context for a CA bundle path or client cert."""
+        if not self.verify:
+            return False
+        if not isinstance(self.verify, str) and self.cert is None:
+            return True
+        context = ssl.create_default_context(cafile=self.verify if isinstance(self.verify, str) else None)
+        if self.cert is not None:
+            if isinstance(self.cert, str):
+                context.load_cert_chain(self.cert)
+            else:
+                context.load_cert_chain(*self.cert)
+        return context
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    """Per-call keyword arguments: `headers`, `timeout` (seconds for each network wait),
+    `connection_timeout`, `read_timeout` and `retry_total`. Others are ignored, for example the
+    `enforce_https=False` workaround callers of the official SDK pass over plain http.
+    """
+
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout: httpx.Timeout | None = None
+    retry_total: int | None = None
+
+    @classmethod
+    def from_kwargs(cls, kwargs: Mapping[str, Any]) -> CallOptions:
+        """Read the per-call keyword arguments."""
+        timeout = None
+        if any(k in kwargs for k in ("timeout", "connection_timeout", "read_timeout")):
+            overall = kwargs.get("timeout")
+            read = kwargs.get("read_timeout", overall if overall is not None else DEFAULT_READ_TIMEOUT)
+            connect = kwargs.get("connection_timeout", overall if overall is not None else DEFAULT_CONNECTION_TIMEOUT)
+            timeout = httpx.Timeout(float(read), connect=float(connect))
+        retry_total = kwargs.get("retry_total")
+        return cls(
+            headers=dict(kwargs.get("headers") or {}),
+            timeout=timeout,
+            retry_total=int(retry_total) if retry_total is not None else None,
+        )

@@ -1,0 +1,129 @@
+"""`ChatClient`: create, list and delete chat threads, and hand out `ChatThreadClient`s."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from azure.core.async_paging import AsyncItemPaged
+
+from hubbub._sdk import chat_calls
+from hubbub._sdk._async.auth import AsyncBearerAuth
+from hubbub._sdk._async.pipeline import AsyncPipeline
+from hubbub._sdk.chat_models import ChatParticipant, ChatThreadItem, CreateChatThreadResult
+from hubbub._sdk.options import ClientOptions, normalize_endpoint
+from hubbub.chat.aio._chat_thread_client import ChatThreadClient
+from hubbub.chat.aio._credential import CommunicationTokenCredential
+
+
+class ChatClient:
+    """A client for the Azure Communication Services Chat API (or Hubbub), as one user.
+
+    A drop-in for `azure.communication.chat.ChatClient` that also works over plain http, retries
+    safely, and whose thread clients inherit its options.
+
+    :param str endpoint: The endpoint of the Azure Communication resource.
+    :param CommunicationTokenCredential credential: The user's access token credential.
+    :keyword str api_version: The chat API version (default "2024-03-07").
+    :keyword transport: An httpx transport (for example `httpx.MockTransport` in tests).
+    :keyword connection_verify: False, or a CA bundle path, for TLS verification.
+    :keyword float connection_timeout: Seconds to wait for a connection.
+    :keyword float read_timeout: Seconds to wait for response data.
+    :keyword int retry_total: How many times to retry throttled or failed requests (default 3).
+    :keyword dict headers: Headers to add to every request.
+    """
+
+    def __init__(self, endpoint: str, credential: CommunicationTokenCredential, **kwargs: Any) -> None:
+        """Create the client; no connection is made until the first call."""
+        if not credential:
+            raise ValueError("credential can not be None")
+        self._endpoint = normalize_endpoint(endpoint)
+        self._credential = credential
+        options = ClientOptions.from_kwargs(
+            kwargs, api_version=chat_calls.CHAT_API_VERSION, sdk_moniker=chat_calls.SDK_MONIKER
+        )
+        self._pipeline = AsyncPipeline(self._endpoint, options, AsyncBearerAuth(credential))
+
+    def get_chat_thread_client(self, thread_id: str, **kwargs: Any) -> ChatThreadClient:
+        """Get a ChatThreadClient for a thread, with this client's options and connection pool.
+
+        Keyword arguments override this client's options for the new client (which then gets its
+        own connection pool).
+
+        :param thread_id: Required. The thread id.
+        :type thread_id: str
+        :return: ChatThreadClient
+        :rtype: ~hubbub.chat.aio.ChatThreadClient
+        :raises: ValueError
+        """
+        if not thread_id:
+            raise ValueError("thread_id cannot be None.")
+        if kwargs:
+            options = self._pipeline.options.merged(kwargs)
+            pipeline = AsyncPipeline(self._endpoint, options, AsyncBearerAuth(self._credential))
+        else:
+            pipeline = self._pipeline.retain()
+        return ChatThreadClient(
+            endpoint=self._endpoint, credential=self._credential, thread_id=thread_id, _pipeline=pipeline
+        )
+
+    async def create_chat_thread(
+        self,
+        topic: str,
+        *,
+        thread_participants: list[ChatParticipant] | None = None,
+        idempotency_token: str | None = None,
+        **kwargs: Any,
+    ) -> CreateChatThreadResult:
+        """Creates a chat thread; the caller becomes a participant.
+
+        The request always carries a repeatability id (a new uuid unless `idempotency_token` is
+        given), so it is retried safely and repeating it returns the same thread.
+
+        :param topic: Required. The thread topic.
+        :type topic: str
+        :keyword thread_participants: Optional. Participants to be added to the thread.
+        :paramtype thread_participants: List[~hubbub.chat.ChatParticipant]
+        :keyword str idempotency_token: Optional. A client-generated, globally unique id for the request.
+        :return: CreateChatThreadResult; `errors` lists the participants that could not be added.
+        :rtype: ~hubbub.chat.CreateChatThreadResult
+        :raises: ~azure.core.exceptions.HttpResponseError, ValueError
+        """
+        call = chat_calls.create_chat_thread(self._pipeline.api_version, topic, thread_participants, idempotency_token)
+        response = await self._pipeline.send(call, **kwargs)
+        return chat_calls.parse_create_chat_thread(response, thread_participants)
+
+    def list_chat_threads(
+        self, *, results_per_page: int | None = None, start_time: dt.datetime | None = None, **kwargs: Any
+    ) -> AsyncItemPaged[ChatThreadItem]:
+        """Gets the list of chat threads of the user.
+
+        :keyword int results_per_page: The maximum number of chat threads returned per page.
+        :keyword ~datetime.datetime start_time: Only threads with activity from this point in time on.
+        :return: An iterator like instance of ChatThreadItem, with `by_page()`.
+        :rtype: ~azure.core.async_paging.AsyncItemPaged[~hubbub.chat.ChatThreadItem]
+        :raises: ~azure.core.exceptions.HttpResponseError, ValueError
+        """
+        call = chat_calls.list_chat_threads(self._pipeline.api_version, results_per_page, start_time)
+        return self._pipeline.paged(call, ChatThreadItem._from_wire, **kwargs)
+
+    async def delete_chat_thread(self, thread_id: str, **kwargs: Any) -> None:
+        """Deletes a chat thread.
+
+        :param thread_id: Required. Thread id to delete.
+        :type thread_id: str
+        :return: None
+        :raises: ~azure.core.exceptions.HttpResponseError, ValueError
+        """
+        call = chat_calls.delete_chat_thread(self._pipeline.api_version, thread_id)
+        await self._pipeline.send(call, **kwargs)
+
+    async def close(self) -> None:
+        """Close the client (the connection pool closes with its last user)."""
+        await self._pipeline.close()
+
+    async def __aenter__(self) -> ChatClient:
+        return self
+
+    async def __aexit__(self, *args: Any) -> None:
+        await self.close()

@@ -1,0 +1,1 @@
+"""Acceptance tests of the Hubbub server, driven through the official Azure SDKs and raw HTTP."""

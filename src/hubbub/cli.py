@@ -1,4 +1,4 @@
-"""The `hubbub` command: serve, connection-string, users, migrate.
+"""The `hubbub` command: serve, gateway, connection-string, users, migrate.
 
 Options map one-to-one onto `hubbub.server.settings.Settings`; each also reads its `HUBBUB_*`
 environment variable.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -139,18 +140,71 @@ def serve(
     settings = _settings(
         data_dir=data_dir,
         host=host,
-        http_port=http_port or None,
-        https_port=https_port or None,
+        http_port=http_port,
+        https_port=https_port,
         database_url=database_url,
         redis_url=redis_url,
         rate_limit=rate_limit,
         log_level=log_level,
     )
-    if settings.http_port is None and settings.https_port is None:
+    if not settings.http_port and not settings.https_port:
         raise click.UsageError("At least one of --http-port and --https-port must be non-zero.")
     if workers > 1 and not settings.redis_url:
         raise click.UsageError("--workers above 1 needs --redis-url (HUBBUB_REDIS_URL) to share real-time events.")
     run(settings, workers)
+
+
+@main.command()
+@click.option(
+    "--connection-string",
+    envvar="HUBBUB_CONNECTION_STRING",
+    required=True,
+    help="endpoint=https://...;accesskey=... of the ACS resource or Hubbub server (HUBBUB_CONNECTION_STRING).",
+)
+@HOST
+@click.option(
+    "--port", envvar="HUBBUB_GATEWAY_PORT", type=int, default=5000, show_default=True, help="Port to listen on."
+)
+@click.option(
+    "--ca",
+    "ca_file",
+    envvar="SSL_CERT_FILE",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="CA bundle to trust for an https endpoint (default: SSL_CERT_FILE, else the system CAs).",
+)
+@click.option(
+    "--admin-key",
+    envvar="HUBBUB_GATEWAY_ADMIN_KEY",
+    default=None,
+    help="Require this key (X-Admin-Key header) to create identities (HUBBUB_GATEWAY_ADMIN_KEY).",
+)
+@click.option(
+    "--log-level",
+    envvar="HUBBUB_LOG_LEVEL",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="Log verbosity.",
+)
+def gateway(
+    connection_string: str, host: str, port: int, ca_file: str | None, admin_key: str | None, log_level: str
+) -> None:
+    """Run the simple REST API (/create_users, /send_message, ...) alone, in front of any
+    ACS-compatible endpoint, real ACS included. See docs/gateway.md.
+    """
+    import uvicorn
+
+    from hubbub._sdk.signing import parse_connection_string
+    from hubbub.server.gateway.standalone import create_gateway_app
+
+    try:
+        endpoint, access_key = parse_connection_string(connection_string)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    app = create_gateway_app(endpoint, access_key, admin_key=admin_key, ca_file=ca_file)
+    click.echo(f"Hubbub gateway on http://{host}:{port} -> {endpoint}")
+    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
 
 
 @main.command("connection-string")
@@ -163,7 +217,7 @@ def connection_string(data_dir: Path, host: str, http_port: int, https_port: int
     """Print the connection string (endpoint and access key) of the server using DATA_DIR."""
     from hubbub.server import datadir
 
-    key = datadir.ensure_access_key(data_dir)
+    key = os.environ.get("HUBBUB_ACCESS_KEY") or datadir.ensure_access_key(data_dir)
     if plain:
         click.echo(datadir.connection_string(host, http_port, key, "http"))
     else:

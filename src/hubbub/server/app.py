@@ -14,14 +14,15 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from hubbub import wire
-from hubbub.server import datadir, errors
-from hubbub.server.api import activity, identities, messages, participants, threads
+from hubbub.server import datadir, errors, gateway
+from hubbub.server.api import activity, events, identities, messages, participants, threads
 from hubbub.server.api.http import json_response
 from hubbub.server.chat import ChatService
-from hubbub.server.events import EventBus, MemoryBus
+from hubbub.server.events import EventBus, bus_for_settings
 from hubbub.server.identity import IdentityService
 from hubbub.server.membership import ParticipantService
 from hubbub.server.messaging import MessageService
@@ -116,7 +117,7 @@ async def _retention_loop(service: Hubbub) -> None:
 async def start_service(settings: Settings) -> Hubbub:
     access_key = settings.access_key or datadir.ensure_access_key(settings.data_dir)
     db = await open_database(settings)
-    bus: EventBus = MemoryBus()
+    bus = bus_for_settings(settings)
     await bus.start()
     tokens = TokenService(access_key)
     rules: dict[str, Any] = {
@@ -128,7 +129,7 @@ async def start_service(settings: Settings) -> Hubbub:
         db=db,
         bus=bus,
         tokens=tokens,
-        identity=IdentityService(db, tokens),
+        identity=IdentityService(db, tokens, cache_seconds=settings.identity_cache_seconds),
         chat=ChatService(db, bus, settings.limits, **rules),
         messages=MessageService(db, bus, settings.limits, **rules),
         participants=ParticipantService(db, bus, settings.limits, **rules),
@@ -144,6 +145,8 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         service = await start_service(settings)
         app.state.hubbub = service
+        if settings.gateway:
+            app.state.gateway = gateway.mounted_gateway(service)
         sweeper = asyncio.create_task(_retention_loop(service))
         try:
             yield
@@ -151,17 +154,22 @@ def create_app(settings: Settings) -> Starlette:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            if settings.gateway:
+                await app.state.gateway.upstream.close()
             await service.bus.close()
             await service.db.close()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         *identities.routes,
         *threads.routes,
         *messages.routes,
         *participants.routes,
         *activity.routes,
+        *events.routes,
     ]
+    if settings.gateway:  # after the ACS API; the page's mount at `/` catches what is left
+        routes += [*gateway.routes, Mount("/", StaticFiles(packages=[("hubbub.server", "web")], html=True))]
     return Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -41,6 +41,8 @@ class Settings:
     """Host name written into connection strings (default: `host`)."""
     rate_limit: bool = False
     hmac_clock_skew_seconds: int = 15 * 60
+    identity_cache_seconds: float = 1.0
+    """How long a node trusts its cached token generation of an identity (revocation on other nodes)."""
     idempotency_ttl_seconds: int = 24 * 3600
     retention_interval_seconds: float = 60.0
     retention_day_seconds: int = 86_400
@@ -48,6 +50,18 @@ class Settings:
     sqlite_synchronous: str = "NORMAL"
     """NORMAL survives a process crash (kill -9); FULL also survives power loss."""
     log_level: str = "info"
+    events_backlog: int = 10_000
+    """Events kept for replay after a reconnect (per deployment: one Redis stream, or per process)."""
+    events_heartbeat_seconds: float = 15.0
+    """Idle seconds before an event stream sends a heartbeat frame."""
+    events_queue_size: int = 1_000
+    """Events queued per connection before a slow client is disconnected (it resumes from the backlog)."""
+    events_stream: str = "hubbub:events"
+    """Redis Stream key; give deployments that share one Redis different keys."""
+    gateway: bool = True
+    """Mount the simple REST API (/create_users, ...) and the chat page at `/` (docs/gateway.md)."""
+    gateway_admin_key: str | None = None
+    """When set, creating identities through the gateway needs it in an `X-Admin-Key` header."""
     limits: Limits = dataclasses.field(default_factory=Limits)
 
     @property
@@ -70,11 +84,18 @@ _ENV_FIELDS: dict[str, str] = {
     "HUBBUB_PUBLIC_HOST": "public_host",
     "HUBBUB_RATE_LIMIT": "rate_limit",
     "HUBBUB_HMAC_CLOCK_SKEW_SECONDS": "hmac_clock_skew_seconds",
+    "HUBBUB_IDENTITY_CACHE_SECONDS": "identity_cache_seconds",
     "HUBBUB_IDEMPOTENCY_TTL_SECONDS": "idempotency_ttl_seconds",
     "HUBBUB_RETENTION_INTERVAL_SECONDS": "retention_interval_seconds",
     "HUBBUB_RETENTION_DAY_SECONDS": "retention_day_seconds",
     "HUBBUB_SQLITE_SYNCHRONOUS": "sqlite_synchronous",
     "HUBBUB_LOG_LEVEL": "log_level",
+    "HUBBUB_GATEWAY": "gateway",
+    "HUBBUB_GATEWAY_ADMIN_KEY": "gateway_admin_key",
+    "HUBBUB_EVENTS_BACKLOG": "events_backlog",
+    "HUBBUB_EVENTS_HEARTBEAT_SECONDS": "events_heartbeat_seconds",
+    "HUBBUB_EVENTS_QUEUE_SIZE": "events_queue_size",
+    "HUBBUB_EVENTS_STREAM": "events_stream",
 }
 
 

@@ -1,44 +1,108 @@
-"""The event bus interface and its in-memory backend (single process)."""
+"""The event bus interface and its in-memory backend (single process).
+
+A bus gives every published event a stream position (`StreamId`), keeps a bounded backlog for
+replay, and hands each event, in stream order, to the `Hub` of every node. The chat rules only call
+`publish`; the event endpoints only use `hub`, `replay` and `hub.position`.
+"""
 
 from __future__ import annotations
 
 import abc
-import dataclasses
-from typing import Any
+import asyncio
+import collections
+import contextlib
+import logging
+from collections.abc import Callable
 
+from hubbub.server.events.hub import Delivery, Event, Hub
+from hubbub.server.events.ids import IdClock, StreamId, now_ms
+from hubbub.server.events.shutdown import on_server_exit
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Event:
-    """One chat event, named and shaped as the ACS JS SDK's `events.ts`.
-
-    `recipients` are the user ids that receive it; `data` is the JSON payload.
-    """
-
-    type: str
-    thread_id: str
-    recipients: tuple[str, ...]
-    data: dict[str, Any]
+log = logging.getLogger("hubbub.events")
 
 
 class EventBus(abc.ABC):
-    """Carries events from the node that produced them to every node's subscribers."""
+    """Carries events from the node that produced them to every node's subscribers.
+
+    Guarantees (both backends): ids strictly increase in publish order as seen by every node;
+    every node dispatches in id order; `replay` returns exactly the events after a given id, or
+    says that some of them are no longer kept.
+    """
+
+    def __init__(self, *, backlog: int, max_queue: int) -> None:
+        self.backlog = backlog
+        self.hub = Hub(max_queue)
+        self._undo_exit_hook: Callable[[], None] | None = None
 
     @abc.abstractmethod
-    async def publish(self, event: Event) -> None: ...
+    async def publish(self, event: Event) -> None:
+        """Send an event to its recipients on every node. Never raises for a backend outage:
+        the data behind the event is already committed, so the request that caused it succeeds."""
 
-    async def start(self) -> None:  # noqa: B027 - optional hook, a no-op for backends without a connection
-        """Connect to the backend (no-op for memory)."""
+    @abc.abstractmethod
+    async def replay(self, user_id: str, after: StreamId) -> list[Delivery] | None:
+        """The kept events for `user_id` with ids after `after`, in order; None when the backlog no
+        longer reaches back to `after` (the client must catch up through the REST API)."""
 
-    async def close(self) -> None:  # noqa: B027 - optional hook, as `start`
-        """Disconnect."""
+    async def start(self) -> None:
+        """Connect to the backend, and end open streams as soon as the server is asked to stop
+        (uvicorn waits for open responses before the lifespan shutdown, so that is too late)."""
+        self._undo_exit_hook = on_server_exit(self.hub.shut_down)
+
+    async def close(self) -> None:
+        """End every stream and disconnect."""
+        self.hub.shut_down()
+        if self._undo_exit_hook is not None:
+            self._undo_exit_hook()
+            self._undo_exit_hook = None
 
 
 class MemoryBus(EventBus):
-    """In-process bus for the embedded default. Keeps the published events for local listeners."""
+    """In-process bus for a single node: ids from an `IdClock`, the backlog in a deque."""
 
-    def __init__(self) -> None:
-        self.listeners: list[Any] = []
+    def __init__(self, *, backlog: int = 10_000, max_queue: int = 1_000) -> None:
+        super().__init__(backlog=backlog, max_queue=max_queue)
+        start = StreamId(now_ms(), 0)
+        self._clock = IdClock(start)
+        self._kept: collections.deque[Delivery] = collections.deque()
+        self._boundary = start
+        """The newest id that is not kept (dropped from the backlog, or the start of this process)."""
+        self.hub.position = start
 
     async def publish(self, event: Event) -> None:
-        for listener in list(self.listeners):
-            listener(event)
+        delivery = Delivery(self._clock.next(), event)
+        if len(self._kept) >= self.backlog:
+            self._boundary = self._kept.popleft().id
+        if self.backlog > 0:
+            self._kept.append(delivery)
+        else:
+            self._boundary = delivery.id
+        self.hub.dispatch(delivery)
+
+    async def replay(self, user_id: str, after: StreamId) -> list[Delivery] | None:
+        if after != self._boundary and not self._keeps(after):
+            return None
+        return [d for d in self._kept if d.id > after and user_id in d.event.recipients]
+
+    def _keeps(self, event_id: StreamId) -> bool:
+        if not self._kept or event_id < self._kept[0].id or event_id > self._kept[-1].id:
+            return False
+        low, high = 0, len(self._kept) - 1
+        while low <= high:  # deque indexing is O(n) in the middle, still fine for a bounded backlog
+            mid = (low + high) // 2
+            found = self._kept[mid].id
+            if found == event_id:
+                return True
+            if found < event_id:
+                low = mid + 1
+            else:
+                high = mid - 1
+        return False
+
+
+async def cancel_task(task: asyncio.Task[None] | None) -> None:
+    """Cancel a background task and wait for it to finish."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

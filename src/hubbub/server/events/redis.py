@@ -1,0 +1,257 @@
+"""The Redis backend: one Redis Stream shared by every node.
+
+Why a stream (see docs/events.md): `XADD` gives every event an id from one counter, so all nodes
+see one total order; `MAXLEN ~` keeps a bounded backlog that any node can replay from after a
+reconnect; one `XREAD BLOCK` loop per node fans events out to that node's connections. Pub/Sub would
+need a second store for the backlog and has no ids.
+
+Publishing goes through an outbox drained by one writer task, so a Redis outage never fails the
+request that caused the event (its data is already committed): `publish` waits briefly for the
+`XADD` while Redis is healthy, and not at all while the writer is retrying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError, ResponseError
+
+from hubbub.server.errors import Unavailable
+from hubbub.server.events.bus import EventBus, cancel_task
+from hubbub.server.events.hub import BUS_INTERRUPTED, Delivery, Event
+from hubbub.server.events.ids import ORIGIN, StreamId
+
+log = logging.getLogger("hubbub.events")
+
+BLOCK_MS = 5_000
+BATCH = 200
+_FIELD = b"e"
+_ERRORS = (RedisError, OSError)
+
+
+class _Wire(msgspec.Struct, frozen=True):
+    """How an event is stored in a stream entry."""
+
+    type: str
+    threadId: str
+    recipients: tuple[str, ...]
+    data: dict[str, Any]
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(_Wire)
+
+
+def encode_event(event: Event) -> bytes:
+    return _encoder.encode(_Wire(event.type, event.thread_id, event.recipients, event.data))
+
+
+def decode_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> Delivery:
+    wire = _decoder.decode(fields[_FIELD])
+    return Delivery(StreamId.parse(entry_id), Event(wire.type, wire.threadId, wire.recipients, wire.data))
+
+
+def _client(url: str, socket_timeout: float) -> Redis:
+    # No retries inside redis-py: each loop below has its own backoff, and a client connecting to
+    # the events endpoint should not wait for a dead Redis longer than one connect timeout.
+    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=socket_timeout, retry=Retry(NoBackoff(), 0))
+
+
+class RedisBus(EventBus):
+    """Events through one Redis Stream; ids are the stream's entry ids."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        stream: str = "hubbub:events",
+        backlog: int = 10_000,
+        max_queue: int = 1_000,
+        publish_wait: float = 1.0,
+    ) -> None:
+        super().__init__(backlog=backlog, max_queue=max_queue)
+        self.stream = stream
+        self.publish_wait = publish_wait
+        self._redis = _client(url, socket_timeout=5)
+        self._reader = _client(url, socket_timeout=BLOCK_MS / 1000 + 5)
+        self._outbox: collections.deque[tuple[bytes, asyncio.Future[None]]] = collections.deque()
+        self._outbox_ready = asyncio.Event()
+        self._writer_healthy = True
+        self._position_known = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await super().start()
+        try:
+            self.hub.position = await self._stream_end()
+            self._position_known = True
+        except _ERRORS as exc:
+            log.warning("events: Redis is not reachable (%s); retrying in the background", exc)
+        self._tasks = [
+            asyncio.create_task(self._read_loop(), name="hubbub-events-reader"),
+            asyncio.create_task(self._write_loop(), name="hubbub-events-writer"),
+        ]
+
+    async def close(self) -> None:
+        await super().close()
+        for task in self._tasks:
+            await cancel_task(task)
+        if self._outbox:
+            log.warning("events: %d event(s) not yet published at shutdown were dropped", len(self._outbox))
+        await self._redis.aclose()
+        await self._reader.aclose()
+
+    # -- publishing ---------------------------------------------------------------------------------
+
+    async def publish(self, event: Event) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if len(self._outbox) >= self.backlog:
+            _, dropped = self._outbox.popleft()
+            dropped.cancel()
+            log.error("events: Redis outbox full (%d); dropping the oldest unpublished event", self.backlog)
+        self._outbox.append((encode_event(event), done))
+        self._outbox_ready.set()
+        if not self._writer_healthy:
+            return
+        try:
+            async with asyncio.timeout(self.publish_wait):
+                await asyncio.shield(done)
+        except TimeoutError:
+            log.warning("events: Redis did not take an event within %.1fs; it stays queued", self.publish_wait)
+        except asyncio.CancelledError:
+            if not done.cancelled():
+                raise  # our caller was cancelled, not the event
+
+    async def _write_loop(self) -> None:
+        backoff = 0.05
+        while True:
+            await self._outbox_ready.wait()
+            if not self._outbox:
+                self._outbox_ready.clear()
+                continue
+            batch = [self._outbox.popleft() for _ in range(min(BATCH, len(self._outbox)))]
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    for payload, _ in batch:
+                        pipe.xadd(self.stream, {_FIELD: payload}, maxlen=self.backlog, approximate=True)
+                    await pipe.execute()
+            except _ERRORS as exc:
+                self._outbox.extendleft(reversed(batch))
+                if self._writer_healthy:
+                    log.warning(
+                        "events: cannot publish to Redis (%s); %d event(s) queued, retrying", exc, len(self._outbox)
+                    )
+                self._writer_healthy = False
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            if not self._writer_healthy:
+                log.info("events: publishing to Redis again")
+            self._writer_healthy, backoff = True, 0.05
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        backoff, check_gap = 0.05, False
+        while True:
+            try:
+                if not self._position_known:
+                    self.hub.position = await self._stream_end()
+                    self._position_known = True
+                elif check_gap and not await self._covers(self.hub.position):
+                    log.warning(
+                        "events: events were trimmed while Redis was unreachable; "
+                        "closing connections so that they resume from their last id"
+                    )
+                    self.hub.close_all(BUS_INTERRUPTED)
+                    self.hub.position = await self._stream_end()
+                check_gap = False
+                reply = await self._reader.xread({self.stream: str(self.hub.position)}, count=1000, block=BLOCK_MS)
+            except _ERRORS as exc:
+                if not check_gap:
+                    log.warning("events: cannot read from Redis (%s); retrying", exc)
+                check_gap = True
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            backoff = 0.05
+            for entry_id, fields in _entries(reply):
+                try:
+                    delivery = decode_entry(entry_id, fields)
+                except (KeyError, ValueError, msgspec.DecodeError):
+                    log.error("events: skipping unreadable stream entry %r", entry_id)
+                    self.hub.position = max(self.hub.position, StreamId.parse(entry_id))
+                    continue
+                self.hub.dispatch(delivery)
+
+    async def _stream_end(self) -> StreamId:
+        try:
+            info = await self._redis.xinfo_stream(self.stream)
+        except ResponseError:  # no such key: nothing was ever published
+            return ORIGIN
+        return StreamId.parse(info["last-generated-id"])
+
+    async def _covers(self, after: StreamId) -> bool:
+        covered, _ = await self._range(after, count=1)
+        return covered
+
+    async def replay(self, user_id: str, after: StreamId) -> list[Delivery] | None:
+        try:
+            covered, deliveries = await self._range(after)
+        except _ERRORS as exc:
+            raise Unavailable("The event backlog (Redis) is not reachable.") from exc
+        if not covered:
+            return None
+        return [d for d in deliveries if user_id in d.event.recipients]
+
+    async def _range(self, after: StreamId, count: int | None = None) -> tuple[bool, list[Delivery]]:
+        """Whether the stream still holds everything after `after`, and the entries after it.
+
+        Trimming does not record what it removed, so the proof is that `after` itself is still
+        there (or, for the origin, that nothing was ever trimmed). Both reads run in one MULTI so
+        no trim can fall between them.
+        """
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xinfo_stream(self.stream)
+            pipe.xrange(self.stream, str(after), "+", count=count)
+            info, entries = await pipe.execute(raise_on_error=False)
+        if isinstance(info, ResponseError):
+            return after == ORIGIN, []
+        if isinstance(info, Exception):
+            raise info
+        if isinstance(entries, Exception):
+            raise entries
+        if after == ORIGIN:
+            covered = int(info.get("entries-added", -1)) == int(info["length"])
+        else:
+            covered = bool(entries) and StreamId.parse(entries[0][0]) == after
+        deliveries = []
+        for entry_id, fields in entries:
+            if StreamId.parse(entry_id) > after:
+                try:
+                    deliveries.append(decode_entry(entry_id, fields))
+                except (KeyError, ValueError, msgspec.DecodeError):
+                    log.error("events: skipping unreadable stream entry %r", entry_id)
+        return covered, deliveries
+
+
+def _entries(reply: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """Entries of an XREAD reply for our one stream (RESP2 list or RESP3 map)."""
+    if not reply:
+        return []
+    streams = reply.values() if isinstance(reply, dict) else (entries for _, entries in reply)
+    result: list[tuple[bytes, dict[bytes, bytes]]] = []
+    for entries in streams:
+        for entry in entries:
+            result.append((entry[0], entry[1]))
+    return result

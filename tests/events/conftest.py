@@ -1,0 +1,66 @@
+"""Fixtures for the event-stream tests, on top of the shared service fixtures in tests/conftest.py
+(`server_factory`, `postgres_cluster`, `redis_url`; a missing PostgreSQL/Redis fails with CI=true)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from _services import HubbubServer, ServerFactory
+
+from ._clients import ChatUser, Listener, SseListener, WsListener, new_user
+
+HEARTBEAT = "1"
+
+
+@pytest.fixture
+def node(server_factory: ServerFactory) -> HubbubServer:
+    """One server with the in-memory bus and a short heartbeat."""
+    return server_factory("sqlite", env={"HUBBUB_EVENTS_HEARTBEAT_SECONDS": HEARTBEAT})
+
+
+@pytest.fixture(params=["ws", "sse"])
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+Listen = Callable[..., Any]
+
+
+@pytest.fixture
+async def listen(transport: str) -> AsyncIterator[Listen]:
+    """`await listen(server, user, last_id=None, how="header")` → a started listener on `transport`."""
+    opened: list[Listener] = []
+
+    async def start(server: HubbubServer, user: ChatUser, **options: Any) -> Listener:
+        cls = WsListener if transport == "ws" else SseListener
+        listener = await cls(server, user.token, **options).start()
+        opened.append(listener)
+        return listener
+
+    yield start
+    for listener in opened:
+        await listener.close()
+
+
+@pytest.fixture
+async def users(node: HubbubServer) -> AsyncIterator[Callable[[], ChatUser]]:
+    made: list[ChatUser] = []
+
+    def make() -> ChatUser:
+        user = new_user(node)
+        made.append(user)
+        return user
+
+    yield make
+    for user in made:
+        await user.aclose()
+
+
+def shared_access_key() -> str:
+    """One HMAC key for several nodes, so a token issued by one is valid on all."""
+    return base64.b64encode(os.urandom(32)).decode()

@@ -1,0 +1,291 @@
+"""The processes a run starts: the Hubbub server, the ceiling servers, PostgreSQL and Redis.
+
+Everything listens on 127.0.0.1 only. The server side (Hubbub, PostgreSQL, Redis, ceiling servers)
+is pinned to the first cores and the load generator (this process) to the last one, so the two do
+not compete for a core. `server_command()` is the one place that knows Hubbub's command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+@dataclasses.dataclass(frozen=True)
+class CorePlan:
+    server: frozenset[int]
+    client: frozenset[int]
+
+    @property
+    def pinned(self) -> bool:
+        return not self.server & self.client
+
+
+def plan_cores(workers: int) -> CorePlan:
+    """The load generator gets the last core, the server side the rest (all cores when only one)."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return CorePlan(frozenset(cores), frozenset(cores))
+    return CorePlan(frozenset(cores[:-1]), frozenset(cores[-1:]))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_command(data_dir: Path, port: int, workers: int = 1) -> list[str]:
+    """The `hubbub serve` command line. `--workers` is only passed when more than one is asked for."""
+    cmd = [
+        str(VENV_BIN / "hubbub"),
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        "127.0.0.1",
+        "--http-port",
+        str(port),
+        "--https-port",
+        "0",
+        "--log-level",
+        "warning",
+    ]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
+    return cmd
+
+
+def migrate_command(data_dir: Path) -> list[str]:
+    return [str(VENV_BIN / "hubbub"), "migrate", "--data-dir", str(data_dir)]
+
+
+@dataclasses.dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.popen.poll() is not None:
+            return
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(5)
+
+
+def spawn(
+    name: str,
+    cmd: list[str],
+    *,
+    port: int,
+    log_dir: Path,
+    cores: frozenset[int],
+    env: dict[str, str] | None = None,
+    user: str | None = None,
+) -> Process:
+    log = log_dir / f"{name}.log"
+    handle = log.open("ab")
+
+    def pin() -> None:
+        os.sched_setaffinity(0, cores)
+
+    full = ["runuser", "-u", user, "--", *cmd] if user else cmd
+    popen = subprocess.Popen(
+        full,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        preexec_fn=pin,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+    handle.close()
+    return Process(name, popen, port, log)
+
+
+def wait_http(process: Process, path: str = "/health", timeout: float = 60.0) -> None:
+    """Poll until `path` answers 200; fail with the log's tail if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise RuntimeError(f"{process.name} exited ({process.popen.returncode}):\n{tail(process.log)}")
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"http://127.0.0.1:{process.port}{path}", timeout=1) as reply,
+        ):
+            if reply.status == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{process.name} did not become ready in {timeout:.0f}s:\n{tail(process.log)}")
+
+
+def wait_tcp(process: Process, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise RuntimeError(f"{process.name} exited ({process.popen.returncode}):\n{tail(process.log)}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", process.port), timeout=1):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{process.name} did not listen in {timeout:.0f}s:\n{tail(process.log)}")
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    with contextlib.suppress(OSError):
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return ""
+
+
+def start_hubbub(data_dir: Path, *, log_dir: Path, cores: frozenset[int], workers: int, env: dict[str, str]) -> Process:
+    port = free_port()
+    process = spawn("hubbub", server_command(data_dir, port, workers), port=port, log_dir=log_dir, cores=cores, env=env)
+    wait_http(process)
+    return process
+
+
+def start_ceiling(log_dir: Path, cores: frozenset[int]) -> Process:
+    """A bare Starlette app under uvicorn with Hubbub's uvicorn settings: the framework's ceiling."""
+    port = free_port()
+    cmd = [
+        str(VENV_BIN / "uvicorn"),
+        "bench.ceiling:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--no-server-header",
+    ]
+    process = spawn("ceiling-starlette", cmd, port=port, log_dir=log_dir, cores=cores)
+    wait_http(process, "/json")
+    return process
+
+
+def start_canned(log_dir: Path, cores: frozenset[int]) -> Process:
+    """A raw asyncio server that answers every request with a fixed response: the client's ceiling."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "bench.ceiling", str(port)]
+    process = spawn("ceiling-canned", cmd, port=port, log_dir=log_dir, cores=cores)
+    wait_http(process, "/")
+    return process
+
+
+@contextlib.contextmanager
+def postgres_cluster(log_dir: Path, cores: frozenset[int]) -> Iterator[str]:
+    """A throwaway PostgreSQL 15 cluster on loopback; yields its URL. initdb must run as `postgres`."""
+    base = Path(tempfile.mkdtemp(prefix="hubbub-bench-pg-"))
+    shutil.chown(base, "postgres", "postgres")
+    log_dir.chmod(0o777)
+    data = base / "data"
+    port = free_port()
+    subprocess.run(
+        [
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    process = spawn(
+        "postgres",
+        [
+            str(PG_BIN / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(base),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "max_connections=200",
+        ],
+        port=port,
+        log_dir=log_dir,
+        cores=cores,
+        user="postgres",
+    )
+    try:
+        wait_tcp(process)
+        for _ in range(50):
+            done = subprocess.run(
+                [
+                    "runuser",
+                    "-u",
+                    "postgres",
+                    "--",
+                    str(PG_BIN / "createdb"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "hubbub",
+                ],
+                capture_output=True,
+            )
+            if done.returncode == 0:
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError(f"createdb failed: {done.stderr.decode()}")
+        yield f"postgresql://postgres@127.0.0.1:{port}/hubbub"
+    finally:
+        process.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def redis_server(log_dir: Path, cores: frozenset[int]) -> Iterator[str]:
+    port = free_port()
+    process = spawn(
+        "redis",
+        [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        port=port,
+        log_dir=log_dir,
+        cores=cores,
+    )
+    try:
+        wait_tcp(process)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.stop()

@@ -1,0 +1,302 @@
+"""Machine facts, the PNG plots and the results table."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.processes import PG_BIN, ROOT
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _git(*args: str) -> str | None:
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def machine_info(engine: str) -> dict[str, Any]:
+    mem_kb = 0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    info: dict[str, Any] = {
+        "cpu_model": cpu_model(),
+        "cores": os.cpu_count(),
+        "cores_available": len(os.sched_getaffinity(0)),
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": sys.version.split()[0],
+        "versions": {
+            name: _version(name)
+            for name in ("hubbub", "starlette", "uvicorn", "uvloop", "httptools", "asyncpg", "aiohttp", "PyJWT")
+        },
+        "sqlite": sqlite3.sqlite_version,
+        "git_commit": _git("rev-parse", "--short", "HEAD"),
+        "git_dirty": bool(_git("status", "--porcelain", "--", "src")),
+    }
+    if engine == "postgres":
+        done = subprocess.run([str(PG_BIN / "postgres"), "--version"], capture_output=True, text=True)
+        info["postgres"] = done.stdout.strip()
+    return info
+
+
+# -- plots ------------------------------------------------------------------------------------------
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _cdf(ax: Any, latencies: list[float], label: str) -> None:
+    if not latencies:
+        return
+    ordered = sorted(x * 1000 for x in latencies)
+    n = len(ordered)
+    ax.plot(ordered, [(i + 1) / n * 100 for i in range(n)], label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("latency (ms, log)")
+    ax.set_ylabel("percentile")
+    ax.set_ylim(0, 100.5)
+    ax.grid(True, which="both", alpha=0.3)
+
+
+def _timeline(ax: Any, completions: list[float], label: str, bin_s: float = 0.5) -> None:
+    if not completions:
+        return
+    bins = [0] * (int(max(completions) / bin_s) + 1)
+    for t in completions:
+        bins[int(t / bin_s)] += 1
+    ax.plot([i * bin_s for i in range(len(bins))], [b / bin_s for b in bins], label=label)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("requests/s")
+    ax.grid(True, alpha=0.3)
+
+
+def plot_load(path: Path, title: str, series: dict[str, dict[str, Any]]) -> None:
+    """Throughput over time and the latency CDF of one or more closed-loop runs."""
+    plt = _plt()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for label, figures in series.items():
+        _timeline(left, figures.get("_completions", []), f"{label} ({figures['per_second']:,.0f}/s)")
+        _cdf(right, figures.get("_latencies", []), f"{label} (p99 {figures['latency_ms']['p99']:.1f} ms)")
+    left.set_title("throughput")
+    right.set_title("latency CDF")
+    left.legend(fontsize=8)
+    right.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_ceilings(path: Path, title: str, rates: dict[str, float]) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    names = list(rates)
+    ax.barh(names, [rates[n] for n in names])
+    for i, n in enumerate(names):
+        ax.text(rates[n], i, f" {rates[n]:,.0f}", va="center", fontsize=8)
+    ax.set_xlabel("per second")
+    ax.set_title(title)
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_history(path: Path, title: str, figures: dict[str, Any]) -> None:
+    plt = _plt()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    _cdf(left, figures["_latencies"], "newest page of 50")
+    left.set_title("newest page latency CDF")
+    pages = figures["_page_latencies"]
+    right.plot(range(1, len(pages) + 1), [x * 1000 for x in pages])
+    right.set_xlabel("page number (50 messages each, newest first)")
+    right.set_ylabel("latency (ms)")
+    right.set_title(
+        f"paging through {figures['page_through']['messages']:,} messages in {figures['page_through']['seconds']:.2f} s"
+    )
+    right.grid(True, alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_fan_out(path: Path, title: str, figures: dict[str, Any]) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for name in ("paced", "burst"):
+        phase = figures[name]
+        _cdf(
+            ax,
+            phase["_latencies"],
+            f"{name}: p99 {phase['delivery_latency_ms']['p99']:.1f} ms, {phase['deliveries_per_s']:,.0f} deliveries/s",
+        )
+    ax.set_title("delivery latency (send start → event received)")
+    ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# -- table ------------------------------------------------------------------------------------------
+
+
+def _ms(figures: dict[str, Any], key: str) -> str:
+    return f"{figures[key]:.1f}"
+
+
+def verdict(ok: bool | None) -> str:
+    return "[dim]-[/]" if ok is None else ("[green]met[/]" if ok else "[red]missed[/]")
+
+
+def results_table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(workload, figure, target, verdict) rows; also stores the verdicts in results["targets"]."""
+    rows: list[tuple[str, str, str, str]] = []
+    w = results["workloads"]
+    c = results.get("ceilings", {})
+    targets: dict[str, Any] = {}
+
+    def load_row(name: str, f: dict[str, Any]) -> str:
+        lat = f["latency_ms"]
+        return (
+            f"{f['per_second']:,.0f}/s  p50 {lat['p50']:.1f}  p99 {lat['p99']:.1f}  p99.9 {lat['p99.9']:.1f} ms"
+            + (f"  errors {f['errors']}" if f["errors"] else "")
+            + f"  (client CPU {f['client_cpu']:.0%})"
+        )
+
+    for key, label in (
+        ("canned", "load generator vs canned server"),
+        ("starlette", "bare Starlette/uvicorn JSON"),
+        ("health", "hubbub GET /health"),
+    ):
+        if key in c:
+            rows.append(("ceiling", f"{label}: {load_row(key, c[key])}", "", ""))
+    if "sqlite_insert" in c:
+        s = c["sqlite_insert"]
+        rows.append(("ceiling", f"raw SQLite INSERT+COMMIT per row: {s['rows_per_s']:,.0f} rows/s", "", ""))
+    if "w1" in w:
+        f = w["w1"]
+        bare = c.get("starlette", {}).get("per_second")
+        share = f["per_second"] / bare if bare else None
+        ok = None if share is None else (share >= 0.40 and f["latency_ms"]["p99"] < 50)
+        targets["w1"] = {"share_of_bare": None if share is None else round(share, 3), "met": ok}
+        extra = f"  = {share:.0%} of bare" if share is not None else ""
+        rows.append(("W1 send", load_row("w1", f) + extra, "≥40% of bare, p99<50ms", verdict(ok)))
+    if "w2" in w:
+        f = w["w2"]
+        if not f.get("available"):
+            rows.append(("W2 fan-out", f"not available ({f.get('reason', '')})", "p99<100ms", verdict(None)))
+            targets["w2"] = {"met": None}
+        else:
+            for name in ("paced", "burst"):
+                p = f[name]
+                lat = p["delivery_latency_ms"]
+                ok = lat["p99"] < 100 if name == "paced" else None
+                if name == "paced":
+                    targets["w2"] = {"met": ok}
+                rows.append(
+                    (
+                        f"W2 fan-out {name}",
+                        f"{f['subscribers']} {f['transport']} subs: {p['deliveries_per_s']:,.0f} deliveries/s "
+                        f"p50 {lat['p50']:.1f}  p99 {lat['p99']:.1f} ms  "
+                        f"({p['deliveries_received']:,}/{p['deliveries_expected']:,} received, "
+                        f"client CPU {p['client_cpu']:.0%})",
+                        "p99<100ms" if name == "paced" else "",
+                        verdict(ok),
+                    )
+                )
+    if "w3" in w:
+        f = w["w3"]
+        lat = f["newest_page"]["latency_ms"]
+        ok = lat["p99"] < 20
+        targets["w3"] = {"met": ok}
+        rows.append(
+            (
+                "W3 history",
+                f"newest 50 of {f['thread_messages']:,}: p50 {lat['p50']:.1f}  p99 {lat['p99']:.1f} ms",
+                "p99<20ms",
+                verdict(ok),
+            )
+        )
+        p = f["page_through"]
+        rows.append(
+            (
+                "W3 history",
+                f"page through {p['messages']:,} in {p['seconds']:.2f} s "
+                f"({p['pages']} pages, p99 {p['page_latency_ms']['p99']:.1f} ms/page)",
+                "",
+                "",
+            )
+        )
+    if "w4" in w:
+        f = w["w4"]
+        ratio = f["per_second"] / w["w1"]["per_second"] if "w1" in w and w["w1"]["per_second"] else None
+        ok = None if ratio is None else ratio >= 0.8
+        targets["w4"] = {"ratio_to_w1": None if ratio is None else round(ratio, 3), "met": ok}
+        extra = f"  ratio {ratio:.2f}" if ratio is not None else ""
+        rows.append(
+            (
+                "W4 growth",
+                f"{f['prefilled_messages']:,} msgs/{f['prefilled_threads']:,} threads: " + load_row("w4", f) + extra,
+                "ratio ≥0.8",
+                verdict(ok),
+            )
+        )
+    if "w5" in w:
+        rows.append(("W5 identity", load_row("w5", w["w5"]), "", ""))
+    results["targets"] = targets
+    return rows
+
+
+def print_table(console: Console, results: dict[str, Any]) -> None:
+    m = results["machine"]
+    table = Table(
+        title=(
+            f"Hubbub benchmark — {results['date']}  ({'quick' if results['quick'] else 'full'})\n"
+            f"{m['cpu_model']}, {m['cores']} cores  |  Python {m['python']}  |  "
+            f"engine {results['engine_label']}  |  workers {results['workers']}  |  "
+            f"cores: server {results['cores']['server']} / load generator {results['cores']['client']}"
+        ),
+        show_lines=False,
+    )
+    table.add_column("workload", style="bold")
+    table.add_column("result")
+    table.add_column("target")
+    table.add_column("")
+    for row in results_table(results):
+        table.add_row(*row)
+    console.print(table)

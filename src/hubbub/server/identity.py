@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 
 from hubbub import wire
 from hubbub.server.errors import BadRequest, NotFound
@@ -12,6 +13,7 @@ from hubbub.server.store import identities as store
 from hubbub.server.tokens import TokenService
 
 MIN_TOKEN_MINUTES = 60
+_CACHE_LIMIT = 100_000
 MAX_TOKEN_MINUTES = 1440
 
 
@@ -43,9 +45,32 @@ def _check_minutes(minutes: int | None) -> int:
 
 
 class IdentityService:
-    def __init__(self, db: Database, tokens: TokenService) -> None:
+    def __init__(self, db: Database, tokens: TokenService, *, cache_seconds: float = 1.0) -> None:
         self._db = db
         self._tokens = tokens
+        self._cache_seconds = cache_seconds
+        self._generations: dict[str, tuple[int, float]] = {}
+
+    async def token_generation(self, user_id: str) -> int | None:
+        """The identity's current token generation, or None when it does not exist.
+
+        Kept for `cache_seconds` so that every request does not read the identity row. Revocation and
+        deletion through this process take effect at once; through another node, within
+        `cache_seconds` (set 0 to always read).
+        """
+        now = time.monotonic()
+        hit = self._generations.get(user_id)
+        if hit is not None and now - hit[1] < self._cache_seconds:
+            return hit[0]
+        row = await self._db.read(lambda conn: store.get_identity(conn, user_id))
+        if row is None:
+            self._generations.pop(user_id, None)
+            return None
+        if len(self._generations) >= _CACHE_LIMIT:
+            self._generations.clear()
+        generation = int(row["token_gen"])
+        self._generations[user_id] = (generation, now)
+        return generation
 
     async def create_identity(
         self, scopes: list[str] | None = None, minutes: int | None = None
@@ -73,10 +98,15 @@ class IdentityService:
         return IssuedToken(token, expires)
 
     async def revoke_tokens(self, user_id: str) -> None:
-        if not await self._db.write(lambda tx: store.revoke_tokens(tx, user_id)):
+        self._generations.pop(user_id, None)
+        revoked = await self._db.write(lambda tx: store.revoke_tokens(tx, user_id))
+        self._generations.pop(user_id, None)
+        if not revoked:
             raise NotFound(f"Identity {user_id} does not exist.", target="id")
 
     async def delete_identity(self, user_id: str) -> None:
         """Delete a user (idempotent); its tokens stop working at once."""
         deleted_at = wire.to_micros(_now())
+        self._generations.pop(user_id, None)
         await self._db.write(lambda tx: store.delete_identity(tx, user_id, deleted_at))
+        self._generations.pop(user_id, None)

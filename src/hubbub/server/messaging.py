@@ -34,12 +34,12 @@ class MessageService(Rules):
         now = now_micros()
         stored_metadata = dump_json(metadata)
 
-        async def body(tx: Connection) -> tuple[int, list[str]]:
+        async def body(tx: Connection) -> tuple[int, int, list[str]]:
             await self._access(tx, thread_id, caller, write=True)
-            slot = await thread_store.next_message_slot(tx, thread_id, now // 1000, now)
+            slot = await thread_store.next_message_slot(tx, thread_id, now)
             if slot is None:
                 raise NotFound(f"Thread {thread_id} does not exist.", target="chatThreadId")
-            seq, message_id = slot
+            seq, message_id, created_at = slot
             await message_store.insert_message(
                 tx,
                 thread_id=thread_id,
@@ -50,11 +50,11 @@ class MessageService(Rules):
                 sender_display_name=sender_display_name,
                 content=content,
                 metadata=stored_metadata,
-                created_at=now,
+                created_at=created_at,
             )
-            return message_id, await participant_store.active_user_ids(tx, thread_id)
+            return message_id, created_at, await participant_store.active_user_ids(tx, thread_id)
 
-        message_id, recipients = await self._db.write(body)
+        message_id, created_at, recipients = await self._db.write(body)
         await self._publish(
             "chatMessageReceived",
             thread_id,
@@ -64,7 +64,7 @@ class MessageService(Rules):
                 sender_id=caller,
                 sender_display_name=sender_display_name,
                 message_id=message_id,
-                created_at=now,
+                created_at=created_at,
                 version=message_id,
                 type=type,
                 content=content,

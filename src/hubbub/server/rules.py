@@ -165,10 +165,10 @@ class Rules:
     async def _system_message(
         self, tx: Connection, thread_id: str, type: str, content: dict[str, Any], now: int
     ) -> None:
-        slot = await thread_store.next_message_slot(tx, thread_id, now // 1000, now)
+        slot = await thread_store.next_message_slot(tx, thread_id, now)
         if slot is None:
             raise NotFound(f"Thread {thread_id} does not exist.", target="chatThreadId")
-        seq, message_id = slot
+        seq, message_id, created_at = slot
         await message_store.insert_message(
             tx,
             thread_id=thread_id,
@@ -179,7 +179,7 @@ class Rules:
             sender_display_name=None,
             content=dump_json(content) or "{}",
             metadata=None,
-            created_at=now,
+            created_at=created_at,
         )
 
     @staticmethod

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import sys
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 import uvicorn
 
@@ -34,6 +35,29 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
         for sibling in self.siblings:
             sibling.should_exit = True
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's shutdown, without waiting on idle TLS keep-alive connections.
+
+        Closing an idle TLS connection waits for the client's close_notify, which an idle HTTP
+        client never sends until it exits (asyncio gives up after 30 s). Connections already
+        closing have no request in flight, so they are aborted instead.
+        """
+
+        async def abort_closing() -> None:
+            await asyncio.sleep(0.3)
+            while True:
+                for connection in list(self.server_state.connections):
+                    transport = getattr(connection, "transport", None)
+                    if transport is not None and transport.is_closing():
+                        transport.abort()
+                await asyncio.sleep(0.2)
+
+        watcher = asyncio.create_task(abort_closing())
+        try:
+            await super().shutdown(sockets)
+        finally:
+            watcher.cancel()
 
 
 def banner(settings: Settings, access_key: str, ca_path: str | None, workers: int) -> str:
@@ -83,6 +107,7 @@ async def serve(
         "log_level": settings.log_level,
         "access_log": settings.log_level == "debug",
         "server_header": False,
+        "timeout_graceful_shutdown": 10,
         "proxy_headers": False,
     }
     if settings.https_port:
@@ -131,9 +156,29 @@ async def serve(
     return code
 
 
+def _run_to_exit(settings: Settings, sockets: dict[str, socket.socket] | None, announce: str | None) -> NoReturn:
+    """Serve on uvloop when installed, then end the process.
+
+    The exit is immediate once the app has shut down (connections drained, database closed): an idle
+    TLS keep-alive client would otherwise hold the interpreter for asyncio's 30 s SSL-close timeout.
+    """
+    try:
+        import uvloop
+
+        factory: Any = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        code = runner.run(serve(settings, sockets, announce))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+
+
 def _worker(settings: Settings, sockets: dict[str, socket.socket]) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    sys.exit(asyncio.run(serve(settings, sockets)))
+    _run_to_exit(settings, sockets, None)
 
 
 async def _migrate(settings: Settings) -> None:
@@ -147,10 +192,7 @@ def run(settings: Settings, workers: int = 1) -> None:
     ca_path = str(datadir.ensure_certificates(settings.data_dir)[0].resolve()) if settings.https_port else None
     text = banner(settings, access_key, ca_path, workers)
     if workers <= 1:
-        code = asyncio.run(serve(settings, announce=text))
-        if code:
-            sys.exit(code)
-        return
+        _run_to_exit(settings, None, text)
     asyncio.run(_migrate(settings))
     sockets = {}
     if settings.https_port:

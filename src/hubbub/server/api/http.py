@@ -16,7 +16,6 @@ from starlette.responses import Response
 from hubbub import wire
 from hubbub.server.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
 from hubbub.server.hmac_auth import verify_request
-from hubbub.server.store import identities as identity_store
 
 if TYPE_CHECKING:
     from hubbub.server.app import Hubbub
@@ -111,10 +110,10 @@ async def authenticate_token(app: Hubbub, token: str | None, scope: str = "chat"
     if not token:
         raise Unauthorized("An access token is required (Authorization: Bearer <token>).")
     claims = app.tokens.verify(token)
-    row = await app.db.read(lambda conn: identity_store.get_identity(conn, claims.user_id))
-    if row is None:
+    generation = await app.identity.token_generation(claims.user_id)
+    if generation is None:
         raise Unauthorized("The identity of this access token no longer exists.")
-    if int(row["token_gen"]) != claims.generation:
+    if generation != claims.generation:
         raise Unauthorized("The access token has been revoked.")
     if scope not in claims.scopes:
         raise Forbidden(f"The access token does not grant the {scope!r} scope.")

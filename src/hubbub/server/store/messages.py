@@ -87,13 +87,23 @@ async def list_messages(
     before_seq: int | None,
     limit: int,
 ) -> list[Row]:
-    """A page of messages, newest first, inside the caller's history window."""
+    """A page of messages, newest first, inside the caller's history window.
+
+    The page walks the `(thread_id, seq)` index backwards. Creation times increase with `seq`
+    (see `next_message_slot`), so the lower time bound becomes a seq bound with one probe of
+    `messages_created`; the `+created_at` filters stay out of the planner's index choice. The newest
+    page costs the same in a thread of any length.
+    """
     lower = visible_from if start_time is None else max(visible_from, start_time)
     args: list[object] = [thread_id, lower]
-    sql = f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = $1 AND created_at >= $2"
+    sql = (
+        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = $1 AND +created_at >= $2"
+        " AND seq >= COALESCE((SELECT seq FROM messages WHERE thread_id = $1 AND created_at >= $2"
+        " ORDER BY created_at LIMIT 1), 0)"
+    )
     if visible_until is not None:
         args.append(visible_until)
-        sql += f" AND created_at <= ${len(args)}"
+        sql += f" AND +created_at <= ${len(args)}"
     if before_seq is not None:
         args.append(before_seq)
         sql += f" AND seq < ${len(args)}"

@@ -56,18 +56,22 @@ async def update_thread(
     )
 
 
-async def next_message_slot(db: Connection, thread_id: str, now_ms: int, now: int) -> tuple[int, int] | None:
-    """Reserve the next (sequence id, message id) of a live thread; message ids are increasing epoch ms."""
+async def next_message_slot(db: Connection, thread_id: str, now: int) -> tuple[int, int, int] | None:
+    """Reserve the next (sequence id, message id, created_at) of a live thread.
+
+    Message ids are epoch milliseconds and creation times microseconds, both strictly increasing
+    with the sequence id inside a thread, so a time bound is also a sequence bound.
+    """
     row = await db.fetchrow(
         "UPDATE threads SET last_seq = last_seq + 1,"
         " last_message_id = CASE WHEN last_message_id >= $2 THEN last_message_id + 1 ELSE $2 END,"
-        " last_message_at = $3"
-        " WHERE id = $1 AND deleted_at IS NULL RETURNING last_seq, last_message_id",
+        " last_message_at = CASE WHEN last_message_at >= $3 THEN last_message_at + 1 ELSE $3 END"
+        " WHERE id = $1 AND deleted_at IS NULL RETURNING last_seq, last_message_id, last_message_at",
         thread_id,
-        now_ms,
+        now // 1000,
         now,
     )
-    return None if row is None else (int(row[0]), int(row[1]))
+    return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
 
 
 async def mark_deleted(db: Connection, thread_id: str, now: int) -> None:

@@ -24,6 +24,7 @@ SRC = ROOT / "src" / "hubbub"
 FILES = {
     "_sdk/_async/auth.py": "_sdk/_sync/auth.py",
     "_sdk/_async/pipeline.py": "_sdk/_sync/pipeline.py",
+    "_sdk/_async/realtime.py": "_sdk/_sync/realtime.py",
     "chat/aio/_credential.py": "chat/_credential.py",
     "chat/aio/_chat_thread_client.py": "chat/_chat_thread_client.py",
     "chat/aio/_chat_client.py": "chat/_chat_client.py",
@@ -51,6 +52,7 @@ SUBS = [
     ("StopAsyncIteration", "StopIteration"),
     (r"\baclose\b", "close"),
     (r"\baread\b", "read"),
+    (r"\baiter_lines\b", "iter_lines"),
     # async names -> sync names
     (r"\bAsyncItemPaged\b", "ItemPaged"),
     (r"\bAsyncList\b", "iter"),
@@ -59,6 +61,8 @@ SUBS = [
     (r"\bAsyncPipeline\b", "Pipeline"),
     (r"\bAsyncBearerAuth\b", "BearerAuth"),
     (r"\bAsyncHmacAuth\b", "HmacAuth"),
+    (r"\bAsyncEventStream\b", "EventStream"),
+    (r"\bAsyncRealtimeNotifier\b", "RealtimeNotifier"),
     (r"\basync_auth_for\b", "auth_for"),
     (r"\bAsyncLock\b", "Lock"),
     (r"\bAsyncTimer\b", "Timer"),

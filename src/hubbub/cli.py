@@ -1,4 +1,4 @@
-"""The `hubbub` command: serve, gateway, connection-string, users, migrate.
+"""The `hubbub` command: serve, gateway, connection-string, users, migrate, events.
 
 Options map one-to-one onto `hubbub.server.settings.Settings`; each also reads its `HUBBUB_*`
 environment variable.
@@ -308,6 +308,75 @@ def migrate(data_dir: Path, database_url: str | None) -> None:
     version = asyncio.run(upgrade())
     engine = "PostgreSQL" if settings.uses_postgres else f"SQLite ({settings.sqlite_path})"
     click.echo(f"{engine}: schema version {version}")
+
+
+@main.command()
+@click.option("--endpoint", required=True, help="The server, for example http://127.0.0.1:8080.")
+@click.option("--token", default=None, help="The user's chat access token.")
+@click.option(
+    "--connection-string",
+    default=None,
+    envvar="HUBBUB_CONNECTION_STRING",
+    help="endpoint=...;accesskey=... to issue a chat token for --user (HUBBUB_CONNECTION_STRING).",
+)
+@click.option("--user", "user_id", default=None, help="The user id (8:acs:...) to issue a token for.")
+@click.option("--last-event-id", default=None, help="Resume after this event id.")
+@click.option("--max-events", type=click.IntRange(min=1), default=None, help="Exit after this many events.")
+@click.option(
+    "--ca-bundle",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="CA bundle to verify an https endpoint with (for a self-signed Hubbub certificate).",
+)
+def events(
+    endpoint: str,
+    token: str | None,
+    connection_string: str | None,
+    user_id: str | None,
+    last_event_id: str | None,
+    max_events: int | None,
+    ca_bundle: str | None,
+) -> None:
+    """Tail one user's real-time events as JSON lines, for debugging.
+
+    Give the user's token with --token, or --connection-string and --user to issue one (it is
+    refreshed as needed). Prints every frame but heartbeats, {"id", "type", "data"}, one per line:
+    `connected` after each (re)connection, the chat events, `resyncRequired`, and `disconnect`. The
+    stream reconnects by itself and resumes from the last id. Stop with Ctrl-C.
+    """
+    from hubbub.chat import ChatClient, CommunicationTokenCredential
+
+    if token is None:
+        if connection_string is None or user_id is None:
+            raise click.UsageError("give --token, or --connection-string and --user")
+        from hubbub.identity import CommunicationIdentityClient, CommunicationUserIdentifier
+
+        identity = CommunicationIdentityClient.from_connection_string(
+            connection_string, **({"connection_verify": ca_bundle} if ca_bundle else {})
+        )
+        user = CommunicationUserIdentifier(user_id)
+        access = identity.get_token(user, ["chat"])
+        credential = CommunicationTokenCredential(
+            access.token, token_refresher=lambda: identity.get_token(user, ["chat"])
+        )
+    else:
+        credential = CommunicationTokenCredential(token)
+    options: dict[str, Any] = {"connection_verify": ca_bundle} if ca_bundle else {}
+    count = 0
+    try:
+        with (
+            ChatClient(endpoint, credential, **options) as client,
+            client.events(last_event_id=last_event_id) as stream,
+        ):
+            for event in stream:
+                click.echo(json.dumps(event.to_dict()))
+                count += 1
+                if max_events is not None and count >= max_events:
+                    break
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _configure_logging(level: str) -> None:

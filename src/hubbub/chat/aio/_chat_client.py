@@ -9,8 +9,11 @@ from azure.core.async_paging import AsyncItemPaged
 
 from hubbub._sdk import chat_calls
 from hubbub._sdk._async.auth import AsyncBearerAuth
+from hubbub._sdk._async.notifier import AsyncRealtimeNotifier
 from hubbub._sdk._async.pipeline import AsyncPipeline
+from hubbub._sdk._async.realtime import AsyncEventStream
 from hubbub._sdk.chat_models import ChatParticipant, ChatThreadItem, CreateChatThreadResult
+from hubbub._sdk.events import Handler, HandlerRegistry
 from hubbub._sdk.options import ClientOptions, normalize_endpoint
 from hubbub.chat.aio._chat_thread_client import ChatThreadClient
 from hubbub.chat.aio._credential import CommunicationTokenCredential
@@ -31,6 +34,10 @@ class ChatClient:
     :keyword float read_timeout: Seconds to wait for response data.
     :keyword int retry_total: How many times to retry throttled or failed requests (default 3).
     :keyword dict headers: Headers to add to every request.
+
+    Hubbub additions, real-time events (see docs/events.md), as in the ACS JS SDK:
+    `start_realtime_notifications()`, `stop_realtime_notifications()`, `on(event_name, handler)`,
+    `off(event_name, handler)`, and the iterator `events()`.
     """
 
     def __init__(self, endpoint: str, credential: CommunicationTokenCredential, **kwargs: Any) -> None:
@@ -43,6 +50,8 @@ class ChatClient:
             kwargs, api_version=chat_calls.CHAT_API_VERSION, sdk_moniker=chat_calls.SDK_MONIKER
         )
         self._pipeline = AsyncPipeline(self._endpoint, options, AsyncBearerAuth(credential))
+        self._handlers = HandlerRegistry()
+        self._notifier = AsyncRealtimeNotifier(self._event_stream, self._handlers)
 
     def get_chat_thread_client(self, thread_id: str, **kwargs: Any) -> ChatThreadClient:
         """Get a ChatThreadClient for a thread, with this client's options and connection pool.
@@ -118,8 +127,78 @@ class ChatClient:
         call = chat_calls.delete_chat_thread(self._pipeline.api_version, thread_id)
         await self._pipeline.send(call, **kwargs)
 
+    def events(self, *, last_event_id: str | None = None, reconnect: bool = True) -> AsyncEventStream:
+        """Hubbub addition: iterate over this user's real-time events.
+
+        `async for event in chat_client.events(): ...` yields `ChatEvent`s with `.type`, `.id` (the
+        stream position, opaque) and `.data` (a dict: the ACS JS SDK's event payload plus
+        `recipient`). Types: `connected` (after every (re)connection, `data["resumed"]` tells
+        whether the stream resumed without a gap), the ten chat events (chatMessageReceived, ...),
+        `resyncRequired` (events were missed: refetch through the REST API), and `disconnect`
+        (`data["reason"]`; `connectionLost` when the connection dropped). Heartbeats are consumed.
+        The stream reconnects by itself with backoff, a fresh token and the last id (no duplicates,
+        no gaps), and counts a connection without data for 3 heartbeat intervals as dead. Close it
+        with `aclose()` or use it as a context manager.
+
+        :keyword str last_event_id: Resume after this stream position.
+        :keyword bool reconnect: Reconnect when the stream ends or fails (default True); False ends
+            the iteration instead.
+        :return: An iterator of `ChatEvent` (asynchronous for the async client).
+        :raises: ~azure.core.exceptions.HttpResponseError when the server refuses the stream
+            (for example ClientAuthenticationError for a rejected token).
+        """
+        return AsyncEventStream(
+            self._endpoint,
+            self._pipeline.options,
+            AsyncBearerAuth(self._credential),
+            last_event_id=last_event_id,
+            reconnect=reconnect,
+        )
+
+    def _event_stream(self, last_event_id: str | None) -> AsyncEventStream:
+        return self.events(last_event_id=last_event_id)
+
+    async def start_realtime_notifications(self) -> None:
+        """Hubbub addition: start calling the `on()` handlers with this user's real-time events.
+
+        Returns at once; `realTimeNotificationConnected` fires when the stream is connected (and
+        after every reconnection). The stream reconnects by itself, resuming after the last event.
+        Handlers run on the event loop of the async client, on a background thread of the sync
+        client. A no-op if already started.
+        """
+        await self._notifier.start()
+
+    async def stop_realtime_notifications(self) -> None:
+        """Hubbub addition: stop the real-time notifications (`realTimeNotificationDisconnected` fires)."""
+        await self._notifier.stop()
+
+    def on(self, event_name: str, handler: Handler) -> None:
+        """Hubbub addition: call `handler(event)` for each `event_name` event.
+
+        Names: chatMessageReceived, chatMessageEdited, chatMessageDeleted, typingIndicatorReceived,
+        readReceiptReceived, chatThreadCreated, chatThreadDeleted, chatThreadPropertiesUpdated,
+        participantsAdded, participantsRemoved, realTimeNotificationConnected,
+        realTimeNotificationDisconnected, and resyncRequired (events were missed: refetch through
+        the REST API). `event` is a `ChatEvent` (`.type`, `.id`, `.data`; `event["threadId"]`
+        reads `data`). The handler may be a plain function or a coroutine function.
+
+        :param str event_name: The event name.
+        :param handler: The callable.
+        :raises: ValueError for an unknown event name.
+        """
+        self._handlers.on(event_name, handler)
+
+    def off(self, event_name: str, handler: Handler) -> None:
+        """Hubbub addition: stop calling `handler` for `event_name` events.
+
+        :param str event_name: The event name.
+        :param handler: The callable given to `on()`.
+        """
+        self._handlers.off(event_name, handler)
+
     async def close(self) -> None:
-        """Close the client (the connection pool closes with its last user)."""
+        """Close the client (and stop its real-time notifications; the pool closes with its last user)."""
+        await self._notifier.stop()
         await self._pipeline.close()
 
     async def __aenter__(self) -> ChatClient:

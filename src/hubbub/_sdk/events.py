@@ -1,0 +1,197 @@
+"""Real-time events, I/O-free: the event object, an SSE parser, reconnect backoff and the handler registry.
+
+The server's protocol is described in docs/events.md: frames `{"id", "type", "data"}` over SSE
+(`GET /chat/events`); the first frame is `connected`, `heartbeat` frames keep a quiet stream alive,
+`resyncRequired` says the backlog no longer reaches back to the id we resumed from, `disconnect`
+is the last frame before the server closes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+logger = logging.getLogger("hubbub.chat.realtime")
+
+EVENTS_PATH = "/chat/events"
+
+#: The ten chat events (the names of the ACS JS SDK's `models/events.ts`).
+CHAT_EVENTS = (
+    "chatMessageReceived",
+    "chatMessageEdited",
+    "chatMessageDeleted",
+    "typingIndicatorReceived",
+    "readReceiptReceived",
+    "chatThreadCreated",
+    "chatThreadDeleted",
+    "chatThreadPropertiesUpdated",
+    "participantsAdded",
+    "participantsRemoved",
+)
+CONNECTED = "realTimeNotificationConnected"
+DISCONNECTED = "realTimeNotificationDisconnected"
+RESYNC_REQUIRED = "resyncRequired"
+#: Every name `ChatClient.on()` accepts.
+EVENT_NAMES = frozenset((*CHAT_EVENTS, CONNECTED, DISCONNECTED, RESYNC_REQUIRED))
+
+DEFAULT_HEARTBEAT_SECONDS = 15.0
+#: A stream is dead after this many heartbeat intervals without any data.
+DEAD_AFTER_HEARTBEATS = 3.0
+#: Statuses worth reconnecting after (the others are the caller's problem: bad token, bad id).
+RETRYABLE_STATUSES = frozenset((408, 429, 500, 502, 503, 504))
+
+
+@dataclass(frozen=True)
+class ChatEvent:
+    """One frame of the event stream.
+
+    :ivar str type: The frame type: one of the ten chat events, `connected`, `resyncRequired`,
+        `disconnect` (also produced by the SDK, with reason `connectionLost`, when a stream drops).
+    :ivar id: The stream position (opaque; None for `disconnect`).
+    :vartype id: str or None
+    :ivar dict data: The payload: for chat events the ACS JS SDK's event shape (`threadId`,
+        `sender`, `message`, ...) plus `recipient`.
+
+    `event["key"]` and `event.get("key")` read `data`.
+    """
+
+    type: str
+    id: str | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """`data.get(key, default)`."""
+        return self.data.get(key, default)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The frame as the server sent it: `{"id", "type", "data"}`."""
+        return {"id": self.id, "type": self.type, "data": self.data}
+
+
+def frame_from_json(text: str, sse_id: str | None = None, sse_event: str | None = None) -> ChatEvent | None:
+    """Parse one JSON frame (None if it is not a frame); SSE `id:`/`event:` fill in missing fields."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        logger.warning("ignoring a non-JSON event frame: %.200s", text)
+        return None
+    if not isinstance(value, Mapping):
+        return None
+    frame_type = value.get("type") or sse_event
+    if not isinstance(frame_type, str):
+        return None
+    frame_id = value.get("id") or sse_id or None
+    data = value.get("data")
+    return ChatEvent(frame_type, str(frame_id) if frame_id is not None else None, dict(data) if data else {})
+
+
+class SseParser:
+    """Turns the lines of a `text/event-stream` into frames (the WHATWG parsing rules, minus `retry`)."""
+
+    def __init__(self) -> None:
+        """Start between events."""
+        self._data: list[str] = []
+        self._id: str | None = None
+        self._event: str | None = None
+
+    def feed(self, line: str) -> ChatEvent | None:
+        """Feed one line (without its line break); return a frame when a blank line completes one."""
+        line = line.rstrip("\r\n")
+        if not line:
+            if not self._data:
+                self._event = None
+                return None
+            text, sse_id, sse_event = "\n".join(self._data), self._id, self._event
+            self._data, self._event = [], None
+            return frame_from_json(text, sse_id, sse_event)
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            self._data.append(value)
+        elif name == "id" and "\0" not in value:
+            self._id = value or None
+        elif name == "event":
+            self._event = value
+        return None
+
+
+@dataclass
+class Backoff:
+    """Exponential reconnect delays with full jitter: `base * 2**n`, capped at `maximum`."""
+
+    base: float = 0.5
+    maximum: float = 30.0
+    attempts: int = 0
+    rng: Callable[[], float] = random.random
+
+    def next_delay(self) -> float:
+        """The delay before the next attempt; each call doubles the cap."""
+        cap = min(self.maximum, self.base * (2**self.attempts))
+        self.attempts = min(self.attempts + 1, 30)
+        return float(cap / 2 + self.rng() * cap / 2)
+
+    def reset(self) -> None:
+        """A connection succeeded: start over from the base delay."""
+        self.attempts = 0
+
+
+def read_timeout_for(heartbeat_seconds: float) -> float:
+    """Seconds without any data after which a stream counts as dead."""
+    return max(DEAD_AFTER_HEARTBEATS * heartbeat_seconds, 3.0)
+
+
+def heartbeat_of(event: ChatEvent, current: float) -> float:
+    """The `heartbeatSeconds` a `connected` frame announces (else `current`)."""
+    value = event.data.get("heartbeatSeconds")
+    if isinstance(value, int | float) and value > 0:
+        return float(value)
+    return current
+
+
+def notification_name(event: ChatEvent) -> str | None:
+    """The `on()` name handlers of `event` are registered under (None for frames handlers don't see)."""
+    if event.type == "connected":
+        return CONNECTED
+    if event.type == "disconnect":
+        return DISCONNECTED
+    if event.type in EVENT_NAMES:
+        return event.type
+    return None
+
+
+Handler = Callable[[ChatEvent], Any]
+
+
+class HandlerRegistry:
+    """The handlers of `ChatClient.on()`/`off()`, by event name."""
+
+    def __init__(self) -> None:
+        """No handlers yet."""
+        self._handlers: dict[str, list[Handler]] = {}
+
+    def on(self, event_name: str, handler: Handler) -> None:
+        """Call `handler(event)` for every `event_name` event."""
+        if event_name not in EVENT_NAMES:
+            raise ValueError(f"Unknown event name {event_name!r}; expected one of {sorted(EVENT_NAMES)}")
+        if not callable(handler):
+            raise TypeError("handler must be callable")
+        self._handlers.setdefault(event_name, []).append(handler)
+
+    def off(self, event_name: str, handler: Handler) -> None:
+        """Stop calling `handler` for `event_name` (nothing happens if it was not registered)."""
+        handlers = self._handlers.get(event_name, [])
+        if handler in handlers:
+            handlers.remove(handler)
+
+    def handlers(self, event_name: str) -> list[Handler]:
+        """A snapshot of the handlers of `event_name`."""
+        return list(self._handlers.get(event_name, ()))

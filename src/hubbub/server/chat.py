@@ -75,17 +75,7 @@ class ChatService(Rules):
                 retention_policy=retention_json,
                 delete_after=delete_after,
             )
-            for spec in valid:
-                await participant_store.upsert_participant(
-                    tx,
-                    thread_id,
-                    spec.user_id,
-                    display_name=spec.display_name,
-                    share_history_time=spec.share_history_time,
-                    metadata=dump_json(spec.metadata),
-                    now=now,
-                )
-            await self._system_message(tx, thread_id, "participantAdded", self._participant_content(valid, caller), now)
+            await self._add_members(tx, thread_id, valid, caller, now)
             await self._system_message(tx, thread_id, "topicUpdated", {"topic": topic, "initiator": caller}, now)
             row = await thread_store.get_thread(tx, thread_id)
             assert row is not None
@@ -94,21 +84,15 @@ class ChatService(Rules):
         created = await self._db.write(body)
         if not created.replayed:
             valid = created.participants
-            await self._publish(
+            await self._publish_thread_event(
                 "chatThreadCreated",
                 thread_id,
                 [s.user_id for s in valid],
-                {
-                    "threadId": thread_id,
-                    "version": str(now // 1000),
-                    "createdOn": wire.format_micros(now),
-                    "properties": ev.thread_properties(topic, metadata, load_json(retention_json)),
-                    "participants": [
-                        ev.signaling_participant(s.user_id, s.display_name, s.share_history_time, s.metadata)
-                        for s in valid
-                    ],
-                    "createdBy": ev.signaling_participant(caller, creator.display_name),
-                },
+                now,
+                "createdOn",
+                properties=ev.thread_properties(topic, metadata, load_json(retention_json)),
+                participants=ev.signaling_participants(valid),
+                createdBy=ev.signaling_participant(caller, creator.display_name),
             )
         return created
 
@@ -162,17 +146,14 @@ class ChatService(Rules):
         if changed is None:
             return
         new_topic, new_metadata, retention_json, recipients, display_name = changed
-        await self._publish(
+        await self._publish_thread_event(
             "chatThreadPropertiesUpdated",
             thread_id,
             recipients,
-            {
-                "threadId": thread_id,
-                "version": str(now // 1000),
-                "updatedOn": wire.format_micros(now),
-                "properties": ev.thread_properties(new_topic, load_json(new_metadata), load_json(retention_json)),
-                "updatedBy": ev.signaling_participant(caller, display_name),
-            },
+            now,
+            "updatedOn",
+            properties=ev.thread_properties(new_topic, load_json(new_metadata), load_json(retention_json)),
+            updatedBy=ev.signaling_participant(caller, display_name),
         )
 
     async def delete_thread(self, thread_id: str, caller: str | None) -> None:
@@ -197,16 +178,13 @@ class ChatService(Rules):
         if deleted is None:
             return
         recipients, deleted_by, display_name = deleted
-        await self._publish(
+        await self._publish_thread_event(
             "chatThreadDeleted",
             thread_id,
             recipients,
-            {
-                "threadId": thread_id,
-                "version": str(now // 1000),
-                "deletedOn": wire.format_micros(now),
-                "deletedBy": ev.signaling_participant(deleted_by, display_name),
-            },
+            now,
+            "deletedOn",
+            deletedBy=ev.signaling_participant(deleted_by, display_name),
         )
 
     async def delete_expired_threads(self) -> int:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from hubbub import wire
 from hubbub.server.errors import BadRequest
 from hubbub.server.events import shapes as ev
-from hubbub.server.rules import ParticipantSpec, Rules, dump_json, load_json, now_micros
+from hubbub.server.rules import ParticipantSpec, Rules, load_json, now_micros
 from hubbub.server.store import Connection, Row
 from hubbub.server.store import participants as participant_store
 
@@ -34,37 +33,19 @@ class ParticipantService(Rules):
                 raise BadRequest(
                     f"A thread has at most {self.limits.max_participants} participants.", target="participants"
                 )
-            for spec in new:
-                await participant_store.upsert_participant(
-                    tx,
-                    thread_id,
-                    spec.user_id,
-                    display_name=spec.display_name,
-                    share_history_time=spec.share_history_time,
-                    metadata=dump_json(spec.metadata),
-                    now=now,
-                )
-            if new:
-                content = self._participant_content(new, caller)
-                await self._system_message(tx, thread_id, "participantAdded", content, now)
+            await self._add_members(tx, thread_id, new, caller, now)
             return invalid, new, current, access.member["display_name"]
 
         invalid, new, current, display_name = await self._db.write(body)
         if new:
-            await self._publish(
+            await self._publish_thread_event(
                 "participantsAdded",
                 thread_id,
                 [*current, *(s.user_id for s in new)],
-                {
-                    "threadId": thread_id,
-                    "version": str(now // 1000),
-                    "addedOn": wire.format_micros(now),
-                    "participantsAdded": [
-                        ev.signaling_participant(s.user_id, s.display_name, s.share_history_time, s.metadata)
-                        for s in new
-                    ],
-                    "addedBy": ev.signaling_participant(caller, display_name),
-                },
+                now,
+                "addedOn",
+                participantsAdded=ev.signaling_participants(new),
+                addedBy=ev.signaling_participant(caller, display_name),
             )
         return invalid
 
@@ -89,15 +70,12 @@ class ParticipantService(Rules):
         if removed is None:
             return
         spec, recipients, display_name = removed
-        await self._publish(
+        await self._publish_thread_event(
             "participantsRemoved",
             thread_id,
             recipients,
-            {
-                "threadId": thread_id,
-                "version": str(now // 1000),
-                "removedOn": wire.format_micros(now),
-                "participantsRemoved": [ev.signaling_participant(user_id, spec.display_name)],
-                "removedBy": ev.signaling_participant(caller, display_name),
-            },
+            now,
+            "removedOn",
+            participantsRemoved=[ev.signaling_participant(user_id, spec.display_name)],
+            removedBy=ev.signaling_participant(caller, display_name),
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hubbub import wire
 from hubbub.server.errors import BadRequest, Forbidden, NotFound
 from hubbub.server.events import shapes as ev
@@ -10,7 +12,6 @@ from hubbub.server.store import Connection, Row
 from hubbub.server.store import messages as message_store
 from hubbub.server.store import participants as participant_store
 from hubbub.server.store import receipts as receipt_store
-from hubbub.server.store import threads as thread_store
 
 USER_MESSAGE_TYPES = ("text", "html")
 
@@ -36,21 +37,15 @@ class MessageService(Rules):
 
         async def body(tx: Connection) -> tuple[int, int, list[str]]:
             await self._access(tx, thread_id, caller, write=True)
-            slot = await thread_store.next_message_slot(tx, thread_id, now)
-            if slot is None:
-                raise NotFound(f"Thread {thread_id} does not exist.", target="chatThreadId")
-            seq, message_id, created_at = slot
-            await message_store.insert_message(
+            message_id, created_at = await self._append_message(
                 tx,
-                thread_id=thread_id,
-                message_id=message_id,
-                seq=seq,
+                thread_id,
                 type=type,
+                content=content,
+                now=now,
                 sender_id=caller,
                 sender_display_name=sender_display_name,
-                content=content,
                 metadata=stored_metadata,
-                created_at=created_at,
             )
             return message_id, created_at, await participant_store.active_user_ids(tx, thread_id)
 
@@ -153,22 +148,15 @@ class MessageService(Rules):
         if edited is None:
             return
         row, new_content, new_metadata, version, recipients = edited
-        await self._publish(
+        await self._publish_change(
             "chatMessageEdited",
             thread_id,
             recipients,
-            ev.message_event(
-                thread_id=thread_id,
-                sender_id=caller,
-                sender_display_name=row["sender_display_name"],
-                message_id=int(message_id),
-                created_at=int(row["created_at"]),
-                version=version,
-                type=row["type"],
-                content=new_content,
-                metadata=new_metadata,
-                edited_at=now,
-            ),
+            row,
+            version,
+            content=new_content,
+            metadata=new_metadata,
+            edited_at=now,
         )
 
     async def delete_message(self, thread_id: str, caller: str, message_id: str) -> None:
@@ -187,21 +175,23 @@ class MessageService(Rules):
         if deleted is None:
             return
         row, version, recipients = deleted
-        await self._publish(
-            "chatMessageDeleted",
-            thread_id,
-            recipients,
-            ev.message_event(
-                thread_id=thread_id,
-                sender_id=caller,
-                sender_display_name=row["sender_display_name"],
-                message_id=int(message_id),
-                created_at=int(row["created_at"]),
-                version=version,
-                type=row["type"],
-                deleted_at=now,
-            ),
+        await self._publish_change("chatMessageDeleted", thread_id, recipients, row, version, deleted_at=now)
+
+    async def _publish_change(
+        self, type: str, thread_id: str, recipients: list[str], row: Row, version: int, **change: Any
+    ) -> None:
+        """Publish an edit or delete of the message `row` (as it was before the change)."""
+        event = ev.message_event(
+            thread_id=thread_id,
+            sender_id=row["sender_id"],
+            sender_display_name=row["sender_display_name"],
+            message_id=int(row["id"]),
+            created_at=int(row["created_at"]),
+            version=version,
+            type=row["type"],
+            **change,
         )
+        await self._publish(type, thread_id, recipients, event)
 
     # -- typing and read receipts -------------------------------------------------------------------
 

@@ -162,9 +162,19 @@ class Rules:
 
     # -- system messages and events -----------------------------------------------------------------
 
-    async def _system_message(
-        self, tx: Connection, thread_id: str, type: str, content: dict[str, Any], now: int
-    ) -> None:
+    async def _append_message(
+        self,
+        tx: Connection,
+        thread_id: str,
+        *,
+        type: str,
+        content: str,
+        now: int,
+        sender_id: str | None = None,
+        sender_display_name: str | None = None,
+        metadata: str | None = None,
+    ) -> tuple[int, int]:
+        """Append a message to a live thread; returns its (id, created_at)."""
         slot = await thread_store.next_message_slot(tx, thread_id, now)
         if slot is None:
             raise NotFound(f"Thread {thread_id} does not exist.", target="chatThreadId")
@@ -175,12 +185,36 @@ class Rules:
             message_id=message_id,
             seq=seq,
             type=type,
-            sender_id=None,
-            sender_display_name=None,
-            content=dump_json(content) or "{}",
-            metadata=None,
+            sender_id=sender_id,
+            sender_display_name=sender_display_name,
+            content=content,
+            metadata=metadata,
             created_at=created_at,
         )
+        return message_id, created_at
+
+    async def _system_message(
+        self, tx: Connection, thread_id: str, type: str, content: dict[str, Any], now: int
+    ) -> None:
+        await self._append_message(tx, thread_id, type=type, content=dump_json(content) or "{}", now=now)
+
+    async def _add_members(
+        self, tx: Connection, thread_id: str, specs: list[ParticipantSpec], initiator: str, now: int
+    ) -> None:
+        """Add participants and record one participantAdded system message for them."""
+        if not specs:
+            return
+        for spec in specs:
+            await participant_store.upsert_participant(
+                tx,
+                thread_id,
+                spec.user_id,
+                display_name=spec.display_name,
+                share_history_time=spec.share_history_time,
+                metadata=dump_json(spec.metadata),
+                now=now,
+            )
+        await self._system_message(tx, thread_id, "participantAdded", self._participant_content(specs, initiator), now)
 
     @staticmethod
     def _participant_content(specs: list[ParticipantSpec], initiator: str) -> dict[str, Any]:
@@ -200,6 +234,13 @@ class Rules:
     async def _publish(self, type: str, thread_id: str, recipients: list[str], data: dict[str, Any]) -> None:
         if recipients:
             await self._bus.publish(Event(type, thread_id, tuple(dict.fromkeys(recipients)), data))
+
+    async def _publish_thread_event(
+        self, type: str, thread_id: str, recipients: list[str], now: int, time_field: str, **fields: Any
+    ) -> None:
+        """Publish a thread-level event: `threadId`, `version`, its time field, then `fields`."""
+        data = {"threadId": thread_id, "version": str(now // 1000), time_field: wire.format_micros(now), **fields}
+        await self._publish(type, thread_id, recipients, data)
 
 
 def parse_participants(models: list[wire.ChatParticipantModel]) -> list[ParticipantSpec]:

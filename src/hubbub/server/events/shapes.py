@@ -6,6 +6,7 @@ Identifiers use the JS `CommunicationIdentifierKind` form plus `rawId`. The per-
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from hubbub import wire
@@ -34,6 +35,11 @@ def signaling_participant(
     if metadata:
         body["metadata"] = metadata
     return body
+
+
+def signaling_participants(specs: Iterable[Any]) -> list[dict[str, Any]]:
+    """Signaling participants for objects with `user_id`, `display_name`, `share_history_time`, `metadata`."""
+    return [signaling_participant(s.user_id, s.display_name, s.share_history_time, s.metadata) for s in specs]
 
 
 def message_event(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -338,21 +339,11 @@ async def probe_events(target: Target, token: str) -> str | None:
     return None
 
 
-_MARK = "w2m:"
+_MARKER = re.compile(rb"w2m:(\d+) ")
 
 
-def _markers(text: str) -> list[int]:
-    found = []
-    pos = text.find(_MARK)
-    while pos >= 0:
-        end = pos + len(_MARK)
-        stop = end
-        while stop < len(text) and text[stop].isdigit():
-            stop += 1
-        if stop > end:
-            found.append(int(text[end:stop]))
-        pos = text.find(_MARK, stop)
-    return found
+def _markers(data: bytes) -> list[int]:
+    return [int(m) for m in _MARKER.findall(data)]
 
 
 async def fan_out(target: Target, scale: Scale, progress: Progress) -> dict[str, Any]:
@@ -371,10 +362,10 @@ async def fan_out(target: Target, scale: Scale, progress: Progress) -> dict[str,
     clock = time.perf_counter
     last_receipt = 0.0
 
-    def on_text(text: str) -> None:
+    def on_data(data: bytes) -> None:
         nonlocal received, last_receipt
         now = clock()
-        for marker in _markers(text):
+        for marker in _markers(data):
             t0 = sent_at.get(marker)
             if t0 is not None:
                 delivery_latencies.append(now - t0)
@@ -396,16 +387,22 @@ async def fan_out(target: Target, scale: Scale, progress: Progress) -> dict[str,
                     raise RuntimeError(f"SSE subscribe answered {reply.status}")
                 ready += 1
                 advance_connect(1)
-                async for line in reply.content:
-                    if line.startswith(b"data:"):
-                        on_text(line.decode())
+                # Whole chunks, not lines: the generator must not be the bottleneck. A chunk may end
+                # inside an event, so the tail after the last blank line waits for the next chunk.
+                pending = b""
+                async for chunk in reply.content.iter_any():
+                    pending += chunk
+                    cut = pending.rfind(b"\n\n") + 2
+                    if cut > 1:
+                        on_data(pending[:cut])
+                        pending = pending[cut:]
         else:
             async with http.ws_connect(f"{base}/chat/events/ws?api-version={CHAT_API}", headers=headers) as ws:
                 ready += 1
                 advance_connect(1)
                 async for msg in ws:
                     if msg.type == aiohttp.WSMsgType.TEXT:
-                        on_text(msg.data)
+                        on_data(msg.data.encode())
 
     subscribers = []
     for i, (_, token) in enumerate(users[: size * scale.w2_threads]):
@@ -429,15 +426,20 @@ async def fan_out(target: Target, scale: Scale, progress: Progress) -> dict[str,
     marker_counter = iter(range(1, 10**9))
 
     async def sender(
-        thread_id: str, members: list[tuple[str, str]], count: int, interval: float, advance: Callable[[int], None]
+        thread_id: str,
+        members: list[tuple[str, str]],
+        count: int,
+        interval: float,
+        offset: float,
+        advance: Callable[[int], None],
     ) -> None:
         conn = Connection(target.host, target.port)
         await conn.open()
-        next_at = clock()
+        next_at = clock() + offset
         for k in range(count):
             marker = next(marker_counter)
             _, token = members[k % len(members)]
-            request = send_message_request(target.authority, thread_id, token, f"fan-out {_MARK}{marker} ")
+            request = send_message_request(target.authority, thread_id, token, f"fan-out w2m:{marker} ")
             if interval:
                 await asyncio.sleep(max(0.0, next_at - clock()))
                 next_at += interval
@@ -457,7 +459,14 @@ async def fan_out(target: Target, scale: Scale, progress: Progress) -> dict[str,
         meter = cpu_meter()
         start = clock()
         await asyncio.wait_for(
-            asyncio.gather(*(sender(t, m, per_thread, interval, advance) for t, m in threads)), timeout=scale.deadline
+            asyncio.gather(
+                # the threads take turns, so the combined rate is steady rather than in bursts of four
+                *(
+                    sender(t, m, per_thread, interval, i * interval / len(threads), advance)
+                    for i, (t, m) in enumerate(threads)
+                )
+            ),
+            timeout=scale.deadline,
         )
         sent_done = clock()
         wait_until = sent_done + 30

@@ -160,13 +160,14 @@ def create_app(settings: Settings) -> Starlette:
             await service.db.close()
 
     routes: list[BaseRoute] = [
-        Route("/health", health, methods=["GET"]),
-        *identities.routes,
-        *threads.routes,
+        # Starlette tries routes in order: the busiest first.
         *messages.routes,
-        *participants.routes,
         *activity.routes,
+        *participants.routes,
+        *threads.routes,
+        *identities.routes,
         *events.routes,
+        Route("/health", health, methods=["GET"]),
     ]
     if settings.gateway:  # after the ACS API; the page's mount at `/` catches what is left
         routes += [*gateway.routes, Mount("/", StaticFiles(packages=[("hubbub.server", "web")], html=True))]

@@ -36,7 +36,12 @@ class MessageService(Rules):
         stored_metadata = dump_json(metadata)
 
         async def body(tx: Connection) -> tuple[int, int, list[str]]:
-            await self._access(tx, thread_id, caller, write=True)
+            # One query answers both "may the caller write?" and "who hears about it?"; only a
+            # refusal takes the full check, which raises the right 404 or 403.
+            recipients = await participant_store.active_user_ids(tx, thread_id)
+            if caller not in recipients:
+                await self._access(tx, thread_id, caller, write=True)
+                raise Forbidden("The caller is not a participant of this thread.")
             message_id, created_at = await self._append_message(
                 tx,
                 thread_id,
@@ -47,7 +52,7 @@ class MessageService(Rules):
                 sender_display_name=sender_display_name,
                 metadata=stored_metadata,
             )
-            return message_id, created_at, await participant_store.active_user_ids(tx, thread_id)
+            return message_id, created_at, recipients
 
         message_id, created_at, recipients = await self._db.write(body)
         await self._publish(

@@ -116,8 +116,9 @@ class EventStreamResponse(Response):
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         await send({"type": "http.response.body", "body": f"retry: {SSE_RETRY_MS}\n\n".encode(), "more_body": True})
 
-        async def write(frame: Frame) -> None:
-            await send({"type": "http.response.body", "body": frame.sse(), "more_body": True})
+        async def write(frames: list[Frame]) -> None:
+            body = frames[0].sse() if len(frames) == 1 else b"".join(frame.sse() for frame in frames)
+            await send({"type": "http.response.body", "body": body, "more_body": True})
 
         async def until_disconnect() -> None:
             while (await receive())["type"] != "http.disconnect":
@@ -161,8 +162,9 @@ async def websocket_events(websocket: WebSocket) -> None:
     offered = websocket.scope.get("subprotocols") or ()
     await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
 
-    async def write(frame: Frame) -> None:
-        await websocket.send_text(frame.json().decode())
+    async def write(frames: list[Frame]) -> None:
+        for frame in frames:
+            await websocket.send_text(frame.json().decode())
 
     async def until_disconnect() -> None:
         # Client messages carry nothing yet (reserved); reading them is how a close is noticed.

@@ -83,23 +83,25 @@ class Subscriber:
             self._queue.clear()
         self._ready.set()
 
-    async def next(self, timeout: float) -> Delivery | None:
-        """The next queued delivery, or None after `timeout` seconds without one.
+    def wake(self) -> None:
+        """Make a waiting `take()` return (with nothing, when nothing is queued)."""
+        self._ready.set()
+
+    async def take(self) -> list[Delivery]:
+        """Everything queued, waiting until there is something or until `wake()` (then maybe nothing).
 
         Raises `SubscriberClosed` once the subscription has ended (queued events are dropped then:
-        the client resumes from the last id it received).
+        the client resumes from the last id it received). There is no timeout here, so waiting
+        costs no timer; the session's watchdog wakes the subscriber when a heartbeat is due.
         """
-        while True:
-            if self.reason is not None:
-                raise SubscriberClosed(self.reason)
-            if self._queue:
-                return self._queue.popleft()
+        if self.reason is None and not self._queue:
             self._ready.clear()
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._ready.wait()
-            except TimeoutError:
-                return None
+            await self._ready.wait()
+        if self.reason is not None:
+            raise SubscriberClosed(self.reason)
+        taken = list(self._queue)
+        self._queue.clear()
+        return taken
 
 
 class Hub:

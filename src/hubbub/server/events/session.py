@@ -20,7 +20,7 @@ import msgspec
 from hubbub.server.errors import Unavailable
 from hubbub.server.events import shapes
 from hubbub.server.events.bus import EventBus
-from hubbub.server.events.hub import SEND_TIMEOUT, TOKEN_EXPIRED, Delivery, SubscriberClosed
+from hubbub.server.events.hub import SEND_TIMEOUT, TOKEN_EXPIRED, Delivery, Subscriber, SubscriberClosed
 from hubbub.server.events.ids import StreamId
 
 _encoder = msgspec.json.Encoder()
@@ -103,7 +103,76 @@ def event_frame(delivery: Delivery, user_id: str) -> Frame:
     return Frame(delivery.event.type, delivery.id, delivery.event.data, encoded)
 
 
-Write = Callable[[Frame], Awaitable[None]]
+Write = Callable[[list[Frame]], Awaitable[None]]
+"""Sends frames to the client, in order (the SSE stream joins them into one write)."""
+
+
+class _Watchdog:
+    """One lazily re-armed timer per connection for heartbeats, token expiry and stuck writes.
+
+    Frames are written far more often than heartbeats are due, so a write only records the time;
+    the timer fires at the earliest deadline it knew of, and re-arms itself if a write moved it.
+    """
+
+    def __init__(self, session: EventSession, subscriber: Subscriber, task: asyncio.Task[Any]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._session = session
+        self._subscriber = subscriber
+        self._task = task
+        now = self._loop.time()
+        self.last_write = now
+        self.writing_since: float | None = None
+        self.timed_out = False
+        self.heartbeat_due = False
+        self.expired = False
+        self.expiry = None if session.expires_at is None else now + (session.expires_at - time.time())
+        self._handle: asyncio.TimerHandle | None = None
+        self._arm()
+
+    def _deadline(self) -> float:
+        deadline = self.last_write + self._session.heartbeat
+        if self.writing_since is not None:
+            deadline = min(deadline, self.writing_since + self._session.send_timeout)
+        if self.expiry is not None:
+            deadline = min(deadline, self.expiry)
+        return deadline
+
+    def _arm(self) -> None:
+        self._handle = self._loop.call_at(self._deadline(), self._fire)
+
+    def _fire(self) -> None:
+        now = self._loop.time()
+        if self.writing_since is not None and now >= self.writing_since + self._session.send_timeout:
+            self.timed_out = True
+            self._task.cancel()
+            return
+        if self.expiry is not None and now >= self.expiry:
+            self.expired, self.expiry = True, None
+            self._subscriber.wake()
+        if now >= self.last_write + self._session.heartbeat:
+            self.heartbeat_due, self.last_write = True, now
+            self._subscriber.wake()
+        self._arm()
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+
+    async def send(self, write: Write, frames: list[Frame]) -> bool:
+        """Write; False when the write took longer than `send_timeout` (the client is not reading)."""
+        self.writing_since = self._loop.time()
+        try:
+            await write(frames)
+        except asyncio.CancelledError:
+            if not self.timed_out:
+                raise
+            self._task.uncancel()
+            return False
+        finally:
+            self.writing_since = None
+        self.last_write = self._loop.time()
+        self.heartbeat_due = False
+        return True
 
 
 class EventSession:
@@ -129,37 +198,42 @@ class EventSession:
     async def run(self, write: Write) -> str:
         """Write frames until the stream ends; return why it ended (the reason of the last frame).
 
-        A write that takes longer than `send_timeout` ends the session without a last frame (the
-        client is not reading; the transport is closed by the caller).
+        Everything queued when the connection gets its turn goes out in one write. A write that
+        takes longer than `send_timeout` ends the session without a last frame (the client is not
+        reading; the transport is closed by the caller).
         """
         hub = self.bus.hub
         subscriber = hub.subscribe(self.user_id)
+        task = asyncio.current_task()
+        assert task is not None
+        watchdog = _Watchdog(self, subscriber, task)
         try:
             sent = hub.position
-            for frame in await self._opening(sent):
-                if not await self._send(write, frame):
-                    return SEND_TIMEOUT
-                if frame.id is not None and frame.id > sent:
-                    sent = frame.id
+            opening = await self._opening(sent)
+            if not await watchdog.send(write, opening):
+                return SEND_TIMEOUT
+            sent = max([sent, *(frame.id for frame in opening if frame.id is not None)])
             while True:
                 try:
-                    delivery = await subscriber.next(self._wait())
+                    deliveries = await subscriber.take()
                 except SubscriberClosed as closed:
-                    await self._send(write, Frame(DISCONNECT, None, {"reason": closed.reason}))
+                    await watchdog.send(write, [Frame(DISCONNECT, None, {"reason": closed.reason})])
                     return closed.reason
-                if delivery is None:
-                    if self.expires_at is not None and time.time() >= self.expires_at:
-                        await self._send(write, Frame(DISCONNECT, None, {"reason": TOKEN_EXPIRED}))
-                        return TOKEN_EXPIRED
-                    frame = Frame(HEARTBEAT, max(sent, hub.position), {})
-                elif delivery.id > sent:
-                    frame = event_frame(delivery, self.user_id)
+                # the replay and the live queue may overlap: ids decide
+                frames = [event_frame(d, self.user_id) for d in deliveries if d.id > sent]
+                if frames:
+                    sent = frames[-1].id or sent
+                elif watchdog.expired:
+                    await watchdog.send(write, [Frame(DISCONNECT, None, {"reason": TOKEN_EXPIRED})])
+                    return TOKEN_EXPIRED
+                elif watchdog.heartbeat_due:
+                    frames = [Frame(HEARTBEAT, max(sent, hub.position), {})]
                 else:
-                    continue  # already sent during the replay
-                if not await self._send(write, frame):
+                    continue
+                if not await watchdog.send(write, frames):
                     return SEND_TIMEOUT
-                sent = max(sent, frame.id or sent)
         finally:
+            watchdog.cancel()
             hub.unsubscribe(subscriber)
 
     async def _opening(self, start: StreamId) -> list[Frame]:
@@ -181,16 +255,3 @@ class EventSession:
             Frame(CONNECTED, self.last_id, {**hello, "resumed": True}),
             *(event_frame(d, self.user_id) for d in replayed),
         ]
-
-    def _wait(self) -> float:
-        if self.expires_at is None:
-            return self.heartbeat
-        return max(0.0, min(self.heartbeat, self.expires_at - time.time()))
-
-    async def _send(self, write: Write, frame: Frame) -> bool:
-        try:
-            async with asyncio.timeout(self.send_timeout):
-                await write(frame)
-        except TimeoutError:
-            return False
-        return True

@@ -111,7 +111,7 @@ class Runner:
 
     @property
     def engine(self) -> str:
-        return self.args.engine
+        return str(self.args.engine)
 
     def key(self) -> bytes:
         return base64.b64decode((self.data_dir / "access-key").read_text().strip())

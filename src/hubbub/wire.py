@@ -8,6 +8,8 @@ as `msgspec` structs, plus the identifier and date-time conventions of the wire 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import time
 from typing import Any
 
 import msgspec
@@ -39,11 +41,21 @@ def format_datetime(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@functools.lru_cache(maxsize=1024)
+def _utc_second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
 def format_micros(micros: int) -> str:
-    """Render microseconds since the epoch (the store's time unit) as an ACS date-time."""
-    return format_datetime(
-        dt.datetime.fromtimestamp(micros / 1_000_000, dt.UTC).replace(microsecond=micros % 1_000_000)
-    )
+    """Render microseconds since the epoch (the store's time unit) as an ACS date-time.
+
+    The same as `format_datetime` of that instant; every response and event runs it, so the
+    seconds part is formatted once per second rather than once per call.
+    """
+    seconds, fraction = divmod(micros, 1_000_000)
+    if fraction:
+        return f"{_utc_second(seconds)}.{fraction:06d}".rstrip("0") + "Z"
+    return _utc_second(seconds) + "Z"
 
 
 def parse_datetime(text: str) -> dt.datetime:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import time
@@ -39,6 +40,29 @@ def resource_id_for(access_key: str) -> str:
     """A stable resource id (GUID form) derived from the access key; it prefixes user ids."""
     digest = hashlib.sha256(b"hubbub-resource:" + access_key.encode()).digest()
     return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_claims(header_b64: str, payload_b64: str) -> TokenClaims | None:
+    """The claims of a token in the form `issue` writes, or None. Only called once the signature
+    has been checked; a client uses one token for many requests, so the parse is cached (the
+    signature and the expiry are checked on every request)."""
+    try:
+        header = _json.decode(_b64decode(header_b64))
+        claims = _json.decode(_b64decode(payload_b64))
+    except (ValueError, msgspec.DecodeError):
+        return None
+    if not isinstance(header, dict) or header.get("alg") != _ALGORITHM or not isinstance(claims, dict):
+        return None
+    expires, generation, skypeid = claims.get("exp"), claims.get("gen"), claims.get("skypeid")
+    if not isinstance(expires, int | float) or not isinstance(generation, int) or not isinstance(skypeid, str):
+        return None
+    scopes = tuple(s for s in str(claims.get("acsScope", "")).split(",") if s)
+    return TokenClaims("8:" + skypeid, scopes, generation, int(expires))
 
 
 class TokenService:
@@ -89,19 +113,14 @@ class TokenService:
         header_b64, payload_b64, signature_b64 = parts
         expected = hmac.new(self._secret, f"{header_b64}.{payload_b64}".encode(), hashlib.sha256).digest()
         try:
-            signature = base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4))
-            if not hmac.compare_digest(signature, expected):
-                raise Unauthorized("The access token is not valid.")
-            header = _json.decode(base64.urlsafe_b64decode(header_b64 + "=" * (-len(header_b64) % 4)))
-            claims = _json.decode(base64.urlsafe_b64decode(payload_b64 + "=" * (-len(payload_b64) % 4)))
-        except (ValueError, msgspec.DecodeError) as exc:
+            signature = _b64decode(signature_b64)
+        except ValueError as exc:
             raise Unauthorized("The access token is not valid.") from exc
-        if not isinstance(header, dict) or header.get("alg") != _ALGORITHM or not isinstance(claims, dict):
+        if not hmac.compare_digest(signature, expected):
             raise Unauthorized("The access token is not valid.")
-        expires, generation, skypeid = claims.get("exp"), claims.get("gen"), claims.get("skypeid")
-        if not isinstance(expires, int | float) or not isinstance(generation, int) or not isinstance(skypeid, str):
+        claims = _parse_claims(header_b64, payload_b64)
+        if claims is None:
             raise Unauthorized("The access token is not valid.")
-        if expires <= time.time():
+        if claims.expires_at <= time.time():
             raise Unauthorized("The access token has expired.")
-        scopes = tuple(s for s in str(claims.get("acsScope", "")).split(",") if s)
-        return TokenClaims("8:" + skypeid, scopes, generation, int(expires))
+        return claims

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import json
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import msgspec
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -78,9 +80,15 @@ def body_keys(body: bytes) -> set[str]:
 # -- api-version ---------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=512)
+def _query(raw: bytes) -> dict[str, str]:
+    """A parsed query string (what `request.query_params` holds); clients repeat the same few."""
+    return dict(QueryParams(raw))
+
+
 def api_version(request: Request, allowed: tuple[str, ...], *, fallback: str | None = None) -> str:
     """The request's api-version; missing (except on a nextLink that carried it) or unknown is a 400."""
-    version = request.query_params.get("api-version") or fallback
+    version = _query(request.scope.get("query_string", b"")).get("api-version") or fallback
     if not version:
         raise BadRequest("The api-version query parameter is required.", target="api-version")
     if version not in allowed:

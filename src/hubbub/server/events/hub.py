@@ -38,6 +38,8 @@ class Delivery:
 
     id: StreamId
     event: Event
+    payload: bytes | None = None
+    """`event.data` as JSON, when the bus has it already."""
 
 
 # Why a connection ends. Each value is sent to the client in the final `disconnect` frame.

@@ -86,7 +86,7 @@ def event_frame(delivery: Delivery, user_id: str) -> Frame:
     A message to a 250-member thread goes out 250 times; the payload is encoded once and only the
     recipient is spliced in per connection.
     """
-    payload = _payload_json(delivery)
+    payload = delivery.payload[:-1] if delivery.payload is not None else _payload_json(delivery)
     separator = b"," if len(payload) > 1 else b""
     encoded = (
         b'{"type":'

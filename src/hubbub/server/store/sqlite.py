@@ -94,6 +94,11 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
 
 
+def _settle_all(outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    for job, result, error in outcomes:
+        _settle(job.future, result, error)
+
+
 class SqliteDatabase(Database):
     engine = "sqlite"
 
@@ -175,8 +180,12 @@ class SqliteDatabase(Database):
                 conn.execute("ROLLBACK")
             failure = Unavailable(f"Database error: {exc}")
             outcomes = [(job, None, failure) for job in batch]
-        for job, result, error in outcomes:
-            job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+        # One wake-up of the event loop per batch, not per job.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].loop, []).append(outcome)
+        for loop, settled in by_loop.items():
+            loop.call_soon_threadsafe(_settle_all, settled)
 
     async def write(self, body: Body[T]) -> T:
         if self._closed:

@@ -323,6 +323,13 @@ def migrate(data_dir: Path, database_url: str | None) -> None:
 @click.option("--last-event-id", default=None, help="Resume after this event id.")
 @click.option("--max-events", type=click.IntRange(min=1), default=None, help="Exit after this many events.")
 @click.option(
+    "--transport",
+    type=click.Choice(["sse", "websocket"]),
+    default="sse",
+    show_default=True,
+    help="Listen over Server-Sent Events or a WebSocket.",
+)
+@click.option(
     "--ca-bundle",
     type=click.Path(exists=True, dir_okay=False),
     default=None,
@@ -335,6 +342,7 @@ def events(
     user_id: str | None,
     last_event_id: str | None,
     max_events: int | None,
+    transport: str,
     ca_bundle: str | None,
 ) -> None:
     """Tail one user's real-time events as JSON lines, for debugging.
@@ -366,7 +374,7 @@ def events(
     try:
         with (
             ChatClient(endpoint, credential, **options) as client,
-            client.events(last_event_id=last_event_id) as stream,
+            client.events(last_event_id=last_event_id, realtime_transport=transport) as stream,
         ):
             for event in stream:
                 click.echo(json.dumps(event.to_dict()))

@@ -1,4 +1,5 @@
-"""Fixtures for the SDK suite: one sqlite `hubbub serve` (plus a rate-limited one), users, tokens.
+"""Fixtures for the SDK suite: one sqlite `hubbub serve` (plus a rate-limited one and one with 1 s
+heartbeats for the real-time tests), users, tokens.
 
 The engine does not matter to the SDK, so these tests use one sqlite server instead of the shared,
 engine-parametrized `server` fixture. Servers come from the shared `_services.HubbubServer`.
@@ -16,8 +17,8 @@ from _services import CABundle, HubbubServer, ServiceFailed
 from hubbub.identity import CommunicationIdentityClient, CommunicationUserIdentifier
 
 
-def _start(base, ca_bundle: CABundle, args: list[str]) -> HubbubServer:  # type: ignore[no-untyped-def]
-    server = HubbubServer(base / "data", engine="sqlite", args=args, ca_bundle=ca_bundle)
+def _start(base, ca_bundle: CABundle, args: list[str], env: dict[str, str] | None = None) -> HubbubServer:  # type: ignore[no-untyped-def]
+    server = HubbubServer(base / "data", engine="sqlite", args=args, env=env, ca_bundle=ca_bundle)
     try:
         server.start()
     except ServiceFailed as exc:
@@ -38,6 +39,14 @@ def sdk_server(tmp_path_factory: pytest.TempPathFactory, ca_bundle: CABundle) ->
 def limited_server(tmp_path_factory: pytest.TempPathFactory, ca_bundle: CABundle) -> Iterator[HubbubServer]:
     """A server started with `--rate-limit` (ACS limits, 429 with Retry-After)."""
     server = _start(tmp_path_factory.mktemp("sdk-limited"), ca_bundle, ["--rate-limit"])
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def events_server(tmp_path_factory: pytest.TempPathFactory, ca_bundle: CABundle) -> Iterator[HubbubServer]:
+    """A sqlite server with 1 s heartbeats: a client counts its stream as dead after 3 s of silence."""
+    server = _start(tmp_path_factory.mktemp("sdk-events"), ca_bundle, [], {"HUBBUB_EVENTS_HEARTBEAT_SECONDS": "1"})
     yield server
     server.stop()
 

@@ -1,9 +1,14 @@
 """Real-time events, I/O-free: the event object, an SSE parser, reconnect backoff and the handler registry.
 
 The server's protocol is described in docs/events.md: frames `{"id", "type", "data"}` over SSE
-(`GET /chat/events`); the first frame is `connected`, `heartbeat` frames keep a quiet stream alive,
-`resyncRequired` says the backlog no longer reaches back to the id we resumed from, `disconnect`
-is the last frame before the server closes.
+(`GET /chat/events`) or a WebSocket (`GET /chat/events/ws`, one frame per text message); the first
+frame is `connected`, `heartbeat` frames keep a quiet stream alive, `resyncRequired` says the
+backlog no longer reaches back to the id we resumed from, `disconnect` is the last frame before
+the server closes.
+
+The transports (`_async/realtime.py`) report to the shared reconnect loop with three exceptions:
+`ConnectFailed` (no stream: worth retrying), `StreamRefused` (the server answered with an error
+status) and `StreamEnded` (an open stream is over).
 """
 
 from __future__ import annotations
@@ -13,11 +18,21 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from .errors import ResponseView
 
 logger = logging.getLogger("hubbub.chat.realtime")
 
 EVENTS_PATH = "/chat/events"
+WS_EVENTS_PATH = "/chat/events/ws"
+
+RealtimeTransport = Literal["sse", "websocket"]
+#: Server-Sent Events over httpx (the default: it goes through the client's httpx `transport`).
+SSE: RealtimeTransport = "sse"
+#: A WebSocket through the websockets library.
+WEBSOCKET: RealtimeTransport = "websocket"
+REALTIME_TRANSPORTS: tuple[RealtimeTransport, ...] = (SSE, WEBSOCKET)
 
 #: The ten chat events (the names of the ACS JS SDK's `models/events.ts`).
 CHAT_EVENTS = (
@@ -43,6 +58,42 @@ DEFAULT_HEARTBEAT_SECONDS = 15.0
 DEAD_AFTER_HEARTBEATS = 3.0
 #: Statuses worth reconnecting after (the others are the caller's problem: bad token, bad id).
 RETRYABLE_STATUSES = frozenset((408, 429, 500, 502, 503, 504))
+
+
+def check_realtime_transport(value: object) -> RealtimeTransport:
+    """`value` if it names a transport (`"sse"`, `"websocket"`); else `ValueError`."""
+    for transport in REALTIME_TRANSPORTS:
+        if value == transport:
+            return transport
+    raise ValueError(f"realtime_transport must be one of {list(REALTIME_TRANSPORTS)}, not {value!r}")
+
+
+class ConnectFailed(Exception):
+    """A transport could not open a stream (connection, TLS, timeout or handshake error)."""
+
+    def __init__(self, error: BaseException) -> None:
+        """Wrap the transport library's `error`."""
+        super().__init__(str(error) or type(error).__name__)
+        self.error = error
+
+
+class StreamRefused(Exception):
+    """The server answered the stream request with an error status (the upgrade was refused)."""
+
+    def __init__(self, response: ResponseView) -> None:
+        """Keep the response, for `error_for_response`."""
+        super().__init__(f"event stream refused with {response.status_code}")
+        self.response = response
+
+
+class StreamEnded(Exception):
+    """An open stream is over: `reason` is `streamEnded` (closed cleanly) or `connectionLost`."""
+
+    def __init__(self, reason: str, error: BaseException | None = None) -> None:
+        """Say why; `error` is the transport library's, if any."""
+        super().__init__(reason if error is None else f"{reason}: {error!r}")
+        self.reason = reason
+        self.error = error
 
 
 @dataclass(frozen=True)

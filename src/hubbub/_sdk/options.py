@@ -4,6 +4,7 @@ The names are azure-core's (`api_version`, `connection_timeout`, `read_timeout`,
 `connection_verify`, `connection_cert`, `headers`, `retry_total`, `retry_backoff_factor`,
 `retry_backoff_max`, `user_agent`), so code written for the official SDKs keeps working.
 `transport` takes an httpx transport (`httpx.MockTransport`, `httpx.ASGITransport`, ...).
+Hubbub's own `realtime_transport` (`"sse"` or `"websocket"`) picks how real-time events travel.
 Keywords that only make sense for azure-core pipelines (`logging_enable`, `per_call_policies`,
 ...) are accepted and ignored.
 """
@@ -19,6 +20,7 @@ from urllib.parse import urlparse
 
 import httpx
 
+from .events import SSE, RealtimeTransport, check_realtime_transport
 from .retry import RetryPolicy
 
 SDK_VERSION = "0.1.0"
@@ -55,6 +57,7 @@ class ClientOptions:
     headers: Mapping[str, str] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     user_agent: str | None = None
+    realtime_transport: RealtimeTransport = SSE
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -75,6 +78,7 @@ class ClientOptions:
                 backoff_max=float(kwargs.get("retry_backoff_max", 120.0)),
             ),
             user_agent=kwargs.get("user_agent"),
+            realtime_transport=check_realtime_transport(kwargs.get("realtime_transport") or SSE),
             raw=dict(kwargs),
         )
 

@@ -15,7 +15,7 @@ from hubbub._sdk._sync.notifier import RealtimeNotifier
 from hubbub._sdk._sync.pipeline import Pipeline
 from hubbub._sdk._sync.realtime import EventStream
 from hubbub._sdk.chat_models import ChatParticipant, ChatThreadItem, CreateChatThreadResult
-from hubbub._sdk.events import Handler, HandlerRegistry
+from hubbub._sdk.events import Handler, HandlerRegistry, RealtimeTransport
 from hubbub._sdk.options import ClientOptions, normalize_endpoint
 from hubbub.chat._chat_thread_client import ChatThreadClient
 from hubbub.chat._credential import CommunicationTokenCredential
@@ -36,6 +36,11 @@ class ChatClient:
     :keyword float read_timeout: Seconds to wait for response data.
     :keyword int retry_total: How many times to retry throttled or failed requests (default 3).
     :keyword dict headers: Headers to add to every request.
+    :keyword str realtime_transport: Hubbub addition: how `events()` and
+        `start_realtime_notifications()` listen: "sse" (the default: Server-Sent Events through
+        the client's httpx settings, `transport` included) or "websocket" (`/chat/events/ws` with
+        the websockets library, `wss://` for an https endpoint; `transport` does not apply). Both
+        deliver the same events, resume the same way and raise the same errors.
 
     Hubbub additions, real-time events (see docs/events.md), as in the ACS JS SDK:
     `start_realtime_notifications()`, `stop_realtime_notifications()`, `on(event_name, handler)`,
@@ -129,7 +134,13 @@ class ChatClient:
         call = chat_calls.delete_chat_thread(self._pipeline.api_version, thread_id)
         self._pipeline.send(call, **kwargs)
 
-    def events(self, *, last_event_id: str | None = None, reconnect: bool = True) -> EventStream:
+    def events(
+        self,
+        *,
+        last_event_id: str | None = None,
+        reconnect: bool = True,
+        realtime_transport: RealtimeTransport | None = None,
+    ) -> EventStream:
         """Hubbub addition: iterate over this user's real-time events.
 
         `for event in chat_client.events(): ...` yields `ChatEvent`s with `.type`, `.id` (the
@@ -145,9 +156,12 @@ class ChatClient:
         :keyword str last_event_id: Resume after this stream position.
         :keyword bool reconnect: Reconnect when the stream ends or fails (default True); False ends
             the iteration instead.
+        :keyword str realtime_transport: "sse" or "websocket" (default: the client's
+            `realtime_transport`, "sse" unless set).
         :return: An iterator of `ChatEvent` (asynchronous for the async client).
         :raises: ~azure.core.exceptions.HttpResponseError when the server refuses the stream
-            (for example ClientAuthenticationError for a rejected token).
+            (for example ClientAuthenticationError for a rejected token), ValueError for an
+            unknown transport.
         """
         return EventStream(
             self._endpoint,
@@ -155,6 +169,7 @@ class ChatClient:
             BearerAuth(self._credential),
             last_event_id=last_event_id,
             reconnect=reconnect,
+            realtime_transport=realtime_transport or self._pipeline.options.realtime_transport,
         )
 
     def _event_stream(self, last_event_id: str | None) -> EventStream:
@@ -166,7 +181,8 @@ class ChatClient:
         Returns at once; `realTimeNotificationConnected` fires when the stream is connected (and
         after every reconnection). The stream reconnects by itself, resuming after the last event.
         Handlers run on the event loop of the async client, on a background thread of the sync
-        client. A no-op if already started.
+        client. A no-op if already started. Listens over the client's `realtime_transport`
+        (Server-Sent Events unless "websocket" was chosen).
         """
         self._notifier.start()
 

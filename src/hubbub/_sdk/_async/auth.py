@@ -24,10 +24,14 @@ class AsyncBearerAuth:
         self._credential = credential
         self._scopes = scopes
 
+    async def authorization(self) -> str:
+        """The `Authorization` header value: `Bearer <token>` (also for the event streams' handshakes)."""
+        token = await self._credential.get_token(*self._scopes)
+        return f"Bearer {token.token}"
+
     async def apply(self, request: httpx.Request) -> None:
         """Set the Authorization header of `request`."""
-        token = await self._credential.get_token(*self._scopes)
-        request.headers["Authorization"] = f"Bearer {token.token}"
+        request.headers["Authorization"] = await self.authorization()
 
 
 class AsyncHmacAuth:

@@ -26,10 +26,14 @@ class BearerAuth:
         self._credential = credential
         self._scopes = scopes
 
+    def authorization(self) -> str:
+        """The `Authorization` header value: `Bearer <token>` (also for the event streams' handshakes)."""
+        token = self._credential.get_token(*self._scopes)
+        return f"Bearer {token.token}"
+
     def apply(self, request: httpx.Request) -> None:
         """Set the Authorization header of `request`."""
-        token = self._credential.get_token(*self._scopes)
-        request.headers["Authorization"] = f"Bearer {token.token}"
+        request.headers["Authorization"] = self.authorization()
 
 
 class HmacAuth:

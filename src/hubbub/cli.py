@@ -352,6 +352,7 @@ def events(
     `connected` after each (re)connection, the chat events, `resyncRequired`, and `disconnect`. The
     stream reconnects by itself and resumes from the last id. Stop with Ctrl-C.
     """
+    from hubbub._sdk.events import check_realtime_transport
     from hubbub.chat import ChatClient, CommunicationTokenCredential
 
     if token is None:
@@ -374,7 +375,9 @@ def events(
     try:
         with (
             ChatClient(endpoint, credential, **options) as client,
-            client.events(last_event_id=last_event_id, realtime_transport=transport) as stream,
+            client.events(
+                last_event_id=last_event_id, realtime_transport=check_realtime_transport(transport)
+            ) as stream,
         ):
             for event in stream:
                 click.echo(json.dumps(event.to_dict()))

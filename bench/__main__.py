@@ -122,7 +122,7 @@ class Runner:
             self.data_dir, log_dir=self.log_dir, cores=self.cores.server, workers=self.args.workers, env=self.env
         )
         try:
-            yield server, Target("127.0.0.1", server.port, self.key())
+            yield server, Target("127.0.0.1", server.port, self.key(), server.pid)
         finally:
             server.stop()
 
@@ -147,8 +147,14 @@ def run_ceilings(r: Runner, results: dict[str, Any]) -> None:
         canned.stop()
     bare = processes.start_ceiling(r.log_dir, r.cores.server)
     try:
-        t = Target("127.0.0.1", bare.port, b"")
-        c["starlette"] = r.run(workloads.get_ceiling(t, "/json", r.scale, r.progress, "ceiling: bare Starlette"))
+        t = Target("127.0.0.1", bare.port, b"", bare.pid)
+        # Best of three: the ratio W1/bare should not flatter Hubbub on a noisy machine.
+        runs = [
+            r.run(workloads.get_ceiling(t, "/json", r.scale, r.progress, f"ceiling: bare Starlette ({i}/3)"))
+            for i in (1, 2, 3)
+        ]
+        c["starlette"] = max(runs, key=lambda run: float(run["per_second"]))
+        c["starlette"]["runs_per_second"] = [run["per_second"] for run in runs]
     finally:
         bare.stop()
     db = r.work_dir / "ceiling.db"

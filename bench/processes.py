@@ -20,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -289,3 +290,40 @@ def redis_server(log_dir: Path, cores: frozenset[int]) -> Iterator[str]:
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.stop()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def cpu_by_thread(pid: int) -> dict[str, float]:
+    """CPU seconds used so far by `pid` and its worker processes (Linux): the main threads (the
+    event loops) and all other threads (SQLite writer and readers, executors), summed."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"event loop": 0.0, "other threads": 0.0}
+    for process in (pid, *_children(pid)):
+        for task in Path(f"/proc/{process}/task").glob("*"):
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the thread ended meanwhile
+            kind = "event loop" if task.name == str(process) else "other threads"
+            totals[kind] += (int(fields[11]) + int(fields[12])) / tick
+    return totals
+
+
+def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, Any]:
+    """Server CPU microseconds per request, in total and per thread name (threads under 1 µs left out)."""
+    by_thread = {name: (after[name] - before.get(name, 0.0)) * 1e6 / requests for name in after}
+    return {
+        "total": round(sum(by_thread.values()), 1),
+        "by_thread": {name: round(us, 1) for name, us in sorted(by_thread.items(), key=lambda kv: -kv[1]) if us >= 1},
+    }

@@ -196,6 +196,7 @@ def results_table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"{f['per_second']:,.0f}/s  p50 {lat['p50']:.1f}  p99 {lat['p99']:.1f}  p99.9 {lat['p99.9']:.1f} ms"
             + (f"  errors {f['errors']}" if f["errors"] else "")
             + f"  (client CPU {f['client_cpu']:.0%})"
+            + (f"  server CPU {f['server_cpu_us']['total']:.0f} µs/req" if "server_cpu_us" in f else "")
         )
 
     for key, label in (

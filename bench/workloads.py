@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from bench import processes
 from bench.acs import CHAT_API, AcsSession, bearer, create_identity_request, send_message_request
 from bench.client import Connection, LoadResult, encode_request, percentiles, run_closed_loop
 
@@ -80,6 +81,8 @@ class Target:
     port: int
     key: bytes
     """The HMAC access key (decoded)."""
+    pid: int | None = None
+    """The server process, to measure its CPU time per request."""
 
     @property
     def authority(self) -> str:
@@ -129,6 +132,7 @@ async def closed_loop(
         )
     advance = progress(label, len(measured))
     meter = cpu_meter()
+    server_before = processes.cpu_by_thread(target.pid) if target.pid else None
     result = await run_closed_loop(
         target.host,
         target.port,
@@ -139,6 +143,10 @@ async def closed_loop(
         progress=advance,
     )
     figures = load_figures(result, meter())
+    if target.pid and server_before is not None and result.requests:
+        figures["server_cpu_us"] = processes.cpu_per_request(
+            server_before, processes.cpu_by_thread(target.pid), result.requests
+        )
     figures["connections"] = connections
     figures["warmup_requests"] = len(warm)
     return figures

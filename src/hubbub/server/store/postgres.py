@@ -18,6 +18,17 @@ _MIGRATION_LOCK_KEY = 0x4855_4242  # "HUBB": one migrating node at a time
 _DRIVER_ERRORS = (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.InterfaceError)
 
 
+async def _end_transaction(conn: Any) -> None:
+    """What a connection needs before it goes back to the pool.
+
+    asyncpg's default reset runs `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`,
+    one more round trip per request, for session state Hubbub never creates (no LISTEN, cursors,
+    SET or session advisory locks; the migration lock is transaction-scoped).
+    """
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 class _PgConnection(Connection):
     def __init__(self, conn: Any) -> None:
         self._conn = conn
@@ -44,7 +55,7 @@ class PostgresDatabase(Database):
     @classmethod
     async def connect(cls, url: str, *, min_size: int = 2, max_size: int = 20) -> PostgresDatabase:
         try:
-            pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)
+            pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_end_transaction)
         except (OSError, asyncpg.PostgresError) as exc:
             raise Unavailable(f"Cannot connect to PostgreSQL: {exc}") from exc
         return cls(pool)

@@ -69,6 +69,10 @@ class Database(Connection):
     async def read(self, body: Callable[[Connection], Awaitable[T]]) -> T:
         """Run `body` on a connection that sees every committed write."""
 
+    async def write_statement(self, sql: str, *args: Any) -> list[Row]:
+        """Run one statement that writes, atomically, and return its rows once committed."""
+        return await self.write(lambda tx: tx.fetch(sql, *args))
+
     async def execute(self, sql: str, *args: Any) -> int:
         return await self.write(lambda tx: tx.execute(sql, *args))
 

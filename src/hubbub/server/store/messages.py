@@ -37,6 +37,29 @@ async def insert_message(
     )
 
 
+SEND_IN_ONE_STATEMENT = """
+WITH members AS (
+    SELECT user_id FROM participants WHERE thread_id = $1 AND removed_at IS NULL
+), slot AS (
+    UPDATE threads SET last_seq = last_seq + 1,
+        last_message_id = CASE WHEN last_message_id >= $3 THEN last_message_id + 1 ELSE $3 END,
+        last_message_at = CASE WHEN last_message_at >= $4 THEN last_message_at + 1 ELSE $4 END
+    WHERE id = $1 AND deleted_at IS NULL AND EXISTS (SELECT 1 FROM members WHERE user_id = $2)
+    RETURNING last_seq, last_message_id, last_message_at
+), inserted AS (
+    INSERT INTO messages (thread_id, id, seq, type, sender_id, sender_display_name, content, metadata,
+                          created_at, version)
+    SELECT $1, last_message_id, last_seq, $5, $2, $6, $7, $8, last_message_at, last_message_id FROM slot
+    RETURNING id, created_at
+)
+SELECT (SELECT id FROM inserted) AS id, (SELECT created_at FROM inserted) AS created_at,
+       ARRAY(SELECT user_id FROM members) AS recipients
+"""
+"""PostgreSQL only (SQLite has no data-modifying WITH): a participant's message in one round trip.
+Parameters: thread id, sender, now in ms, now in µs, type, display name, content, metadata. The id
+is NULL when the sender may not write (no such thread, or not an active participant)."""
+
+
 async def get_message(db: Connection, thread_id: str, message_id: int) -> Row | None:
     return await db.fetchrow(
         f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = $1 AND id = $2", thread_id, message_id

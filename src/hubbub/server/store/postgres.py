@@ -70,6 +70,15 @@ class PostgresDatabase(Database):
         except _DRIVER_ERRORS as exc:
             raise Unavailable(f"Database error: {exc}") from exc
 
+    async def write_statement(self, sql: str, *args: Any) -> list[Row]:
+        # One statement is its own transaction: no BEGIN and COMMIT round trips.
+        try:
+            async with self._pool.acquire() as conn:
+                rows: list[Row] = await conn.fetch(sql, *args)
+                return rows
+        except _DRIVER_ERRORS as exc:
+            raise Unavailable(f"Database error: {exc}") from exc
+
     async def read(self, body: Callable[[Connection], Awaitable[T]]) -> T:
         try:
             async with self._pool.acquire() as conn:

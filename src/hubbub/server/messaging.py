@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from hubbub import wire
 from hubbub.server.errors import BadRequest, Forbidden, NotFound
@@ -40,8 +40,7 @@ class MessageService(Rules):
             # refusal takes the full check, which raises the right 404 or 403.
             recipients = await participant_store.active_user_ids(tx, thread_id)
             if caller not in recipients:
-                await self._access(tx, thread_id, caller, write=True)
-                raise Forbidden("The caller is not a participant of this thread.")
+                await self._refuse_write(tx, thread_id, caller)
             message_id, created_at = await self._append_message(
                 tx,
                 thread_id,
@@ -78,6 +77,11 @@ class MessageService(Rules):
         )
         return message_id
 
+    async def _refuse_write(self, db: Connection, thread_id: str, caller: str) -> NoReturn:
+        """The fast check said no: the full check raises the right 404 or 403."""
+        await self._access(db, thread_id, caller, write=True)
+        raise Forbidden("The caller is not a participant of this thread.")
+
     async def _send_in_one_statement(
         self,
         thread_id: str,
@@ -101,9 +105,8 @@ class MessageService(Rules):
             metadata,
         )
         row = rows[0]
-        if row["id"] is None:  # refused: the full check says whether 404 or 403
-            await self._db.read(lambda conn: self._access(conn, thread_id, caller, write=True))
-            raise Forbidden("The caller is not a participant of this thread.")
+        if row["id"] is None:
+            await self._db.read(lambda conn: self._refuse_write(conn, thread_id, caller))
         return int(row["id"]), int(row["created_at"]), list(row["recipients"])
 
     async def _visible_message(self, db: Connection, access: Access, thread_id: str, message_id: str) -> Row:

@@ -81,9 +81,9 @@ def body_keys(body: bytes) -> set[str]:
 
 
 @functools.lru_cache(maxsize=512)
-def _query(raw: bytes) -> dict[str, str]:
+def _query(raw: bytes) -> QueryParams:
     """A parsed query string (what `request.query_params` holds); clients repeat the same few."""
-    return dict(QueryParams(raw))
+    return QueryParams(raw)
 
 
 def api_version(request: Request, allowed: tuple[str, ...], *, fallback: str | None = None) -> str:

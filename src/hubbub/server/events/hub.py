@@ -38,8 +38,8 @@ class Delivery:
 
     id: StreamId
     event: Event
-    payload: bytes | None = None
-    """`event.data` as JSON, when the bus has it already."""
+    payload: bytes
+    """`event.data` as JSON, encoded once for every connection it goes to."""
 
 
 # Why a connection ends. Each value is sent to the client in the final `disconnect` frame.

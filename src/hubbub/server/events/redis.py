@@ -55,7 +55,8 @@ def encode_event(event: Event) -> bytes:
 
 def decode_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> Delivery:
     wire = _decoder.decode(fields[_FIELD])
-    return Delivery(StreamId.parse(entry_id), Event(wire.type, wire.threadId, wire.recipients, wire.data))
+    event = Event(wire.type, wire.threadId, wire.recipients, wire.data)
+    return Delivery(StreamId.parse(entry_id), event, _encoder.encode(wire.data))
 
 
 def _client(url: str, socket_timeout: float) -> Redis:

@@ -8,7 +8,6 @@ whose ids are newer than the last one sent (the replay and the live queue may ov
 from __future__ import annotations
 
 import asyncio
-import collections
 import dataclasses
 import functools
 import time
@@ -60,24 +59,9 @@ class Frame:
         return f"{head}event: {self.type}\ndata: ".encode() + self.json() + b"\n\n"
 
 
-_encoded_payloads: collections.OrderedDict[StreamId, bytes] = collections.OrderedDict()
-_PAYLOAD_CACHE = 1024
-
-
 @functools.lru_cache(maxsize=65_536)
 def _recipient_json(user_id: str) -> bytes:
     return _encoder.encode(shapes.identifier_kind(user_id))
-
-
-def _payload_json(delivery: Delivery) -> bytes:
-    """The event's JSON payload without its closing brace, encoded once for all its recipients."""
-    encoded = _encoded_payloads.get(delivery.id)
-    if encoded is None:
-        encoded = _encoder.encode(delivery.event.data)[:-1]
-        _encoded_payloads[delivery.id] = encoded
-        if len(_encoded_payloads) > _PAYLOAD_CACHE:
-            _encoded_payloads.popitem(last=False)
-    return encoded
 
 
 def event_frame(delivery: Delivery, user_id: str) -> Frame:
@@ -86,7 +70,7 @@ def event_frame(delivery: Delivery, user_id: str) -> Frame:
     A message to a 250-member thread goes out 250 times; the payload is encoded once and only the
     recipient is spliced in per connection.
     """
-    payload = delivery.payload[:-1] if delivery.payload is not None else _payload_json(delivery)
+    payload = delivery.payload[:-1]
     separator = b"," if len(payload) > 1 else b""
     encoded = (
         b'{"type":'

@@ -79,6 +79,10 @@ async function main() {
   out.updated = { topic: updated.topic, metadata: updated.metadata ?? null, retentionPolicy: updated.retentionPolicy ?? null };
   await thread.updateProperties({ retentionPolicy: { kind: "none" } });
   out.retentionNone = (await thread.getProperties()).retentionPolicy ?? null;
+  // as in the SDK's own test "updates the thread retention policy to none ... by setting null"
+  await thread.updateProperties({ retentionPolicy: { kind: "threadCreationDate", deleteThreadAfterDays: 30 } });
+  await thread.updateProperties({ retentionPolicy: null });
+  out.retentionNull = (await thread.getProperties()).retentionPolicy ?? null;
   await thread.updateProperties();
   out.afterEmptyUpdate = (await thread.getProperties()).topic;
   await thread.updateTopic("js topic 3");

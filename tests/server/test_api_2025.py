@@ -89,6 +89,13 @@ def test_update_properties_merge_patch(raw: RawApi, alice: User) -> None:
     assert got["topic"] == "p2"
     assert got["metadata"] == {"b": "2"}
 
+    # The JS SDK's own test: setting null removes the policy, which then reads as kind "none",
+    # and the thread no longer expires.
+    patch({"retentionPolicy": {"kind": "threadCreationDate", "deleteThreadAfterDays": 30}})
+    patch({"retentionPolicy": None})
+    got = raw.chat("GET", path, alice.token, api_version=V2025).json()
+    assert got["retentionPolicy"] == {"kind": "none"}
+
 
 @pytest.mark.parametrize(
     "policy",

@@ -89,6 +89,7 @@ def test_js_sdk_chat_flow(node_sdk: Path, server: HubbubServer, acs: Acs) -> Non
         "retentionPolicy": {"kind": "threadCreationDate", "deleteThreadAfterDays": 90},
     }
     assert out["retentionNone"] == {"kind": "none"}
+    assert out["retentionNull"] == {"kind": "none"}
     assert out["afterEmptyUpdate"] == "js topic 2"
     assert out["topicAfterUpdateTopic"] == "js topic 3"
 

@@ -52,12 +52,13 @@ class ChatService(Rules):
         creator = next((p for p in participants if p.user_id == caller), ParticipantSpec(caller))
 
         async def body(tx: Connection) -> CreatedThread:
-            previous = await thread_store.find_request(tx, caller, request_id, now - self._idempotency_micros)
-            if previous is not None:
+            since = now - self._idempotency_micros
+            previous = await thread_store.claim_request(tx, caller, request_id, thread_id, now, since)
+            if previous != thread_id:
                 row = await thread_store.get_thread(tx, previous)
                 if row is not None:
                     return CreatedThread(row, [], replayed=True)
-            await thread_store.record_request(tx, caller, request_id, thread_id, now)
+                await thread_store.reassign_request(tx, caller, request_id, thread_id, now)
             valid, invalid = await self._split_valid(tx, [creator, *participants])
             if caller not in {s.user_id for s in valid}:
                 raise Forbidden("The caller's identity no longer exists.")
@@ -119,7 +120,9 @@ class ChatService(Rules):
             thread = access.thread
             retention_json, delete_after = thread["retention_policy"], thread["delete_after"]
             if set_retention:
-                retention_json, delete_after = self.retention_deadline(int(thread["created_at"]), retention)
+                # `"retentionPolicy": null` removes the policy, which ACS then reports as kind "none"
+                policy = retention or wire.RetentionPolicyModel(kind="none")
+                retention_json, delete_after = self.retention_deadline(int(thread["created_at"]), policy)
             new_topic = thread["topic"] if topic is None else topic
             new_metadata = dump_json(metadata) if set_metadata else thread["metadata"]
             if (new_topic, new_metadata, retention_json) == (

@@ -116,21 +116,36 @@ async def list_threads_for_user(
     return await db.fetch(sql, *args)
 
 
-async def find_request(db: Connection, creator: str, request_id: str, since: int) -> str | None:
-    """The thread a repeatability-request-id already created, within the idempotency window."""
-    value = await db.fetchval(
-        "SELECT thread_id FROM thread_requests WHERE creator = $1 AND request_id = $2 AND created_at >= $3",
+async def claim_request(db: Connection, creator: str, request_id: str, thread_id: str, now: int, since: int) -> str:
+    """Claim a repeatability-request-id for `thread_id`; return the thread it stands for.
+
+    The first request to claim the id (or one that finds only an expired claim) gets `thread_id`
+    back and goes on to create the thread. A concurrent request with the same id waits on the row
+    lock of the first (PostgreSQL) or on the single writer (SQLite), then finds its claim and gets
+    the first request's thread id: one thread, and every answer names it.
+    """
+    claimed = await db.fetchval(
+        "INSERT INTO thread_requests (creator, request_id, thread_id, created_at) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (creator, request_id) DO UPDATE SET thread_id = $3, created_at = $4"
+        " WHERE thread_requests.created_at < $5 RETURNING thread_id",
         creator,
         request_id,
+        thread_id,
+        now,
         since,
     )
-    return None if value is None else str(value)
+    if claimed is not None:
+        return str(claimed)
+    value = await db.fetchval(
+        "SELECT thread_id FROM thread_requests WHERE creator = $1 AND request_id = $2", creator, request_id
+    )
+    return str(value)
 
 
-async def record_request(db: Connection, creator: str, request_id: str, thread_id: str, now: int) -> None:
+async def reassign_request(db: Connection, creator: str, request_id: str, thread_id: str, now: int) -> None:
+    """Point a claimed request id at a new thread (the one it stood for was deleted)."""
     await db.execute(
-        "INSERT INTO thread_requests (creator, request_id, thread_id, created_at) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (creator, request_id) DO UPDATE SET thread_id = $3, created_at = $4",
+        "UPDATE thread_requests SET thread_id = $3, created_at = $4 WHERE creator = $1 AND request_id = $2",
         creator,
         request_id,
         thread_id,

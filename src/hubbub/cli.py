@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 try:
     import click
@@ -20,48 +19,47 @@ except ImportError:  # pragma: no cover - the SDK-only install has no CLI
     sys.exit('The hubbub command needs the server extra: pip install "hubbub[server]"')
 
 from hubbub import __version__
+from hubbub.server.settings import SETTINGS_ENV_VARS, Settings
 
-DATA_DIR = click.option(
+_DEFAULTS = Settings()
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _setting(*decls: str, field: str, help: str, **kwargs: Any) -> Callable[[_F], _F]:
+    """A `click.option` for one `Settings` field.
+
+    The default and the `HUBBUB_*` variable are the settings' own (`settings_from_env` reads it), so
+    they are written once: the option is None unless given on the command line, and then it wins.
+    """
+    default = getattr(_DEFAULTS, field)
+    env = SETTINGS_ENV_VARS[field]
+    shown = "" if default is None else f"  [default: {str(default).lower() if default is False else default}]"
+    return click.option(*decls, field, default=None, help=f"{help} ({env}).{shown}", **kwargs)
+
+
+DATA_DIR = _setting(
     "--data-dir",
+    field="data_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    envvar="HUBBUB_DATA_DIR",
-    default=Path(".hubbub"),
-    show_default=True,
-    help="Directory for the access key, TLS certificates and the SQLite database (HUBBUB_DATA_DIR).",
+    help="Directory for the access key, TLS certificates and the SQLite database",
 )
-HOST = click.option(
-    "--host",
-    envvar="HUBBUB_HOST",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to listen on (HUBBUB_HOST).",
-)
-HTTP_PORT = click.option(
-    "--http-port",
-    envvar="HUBBUB_HTTP_PORT",
-    type=int,
-    default=8080,
-    show_default=True,
-    help="Plain-HTTP port; 0 disables plain HTTP (HUBBUB_HTTP_PORT).",
-)
-HTTPS_PORT = click.option(
-    "--https-port",
-    envvar="HUBBUB_HTTPS_PORT",
-    type=int,
-    default=8443,
-    show_default=True,
-    help="HTTPS port; 0 disables HTTPS (HUBBUB_HTTPS_PORT).",
-)
-DATABASE_URL = click.option(
+HOST = _setting("--host", field="host", help="Address to listen on")
+HTTP_PORT = _setting("--http-port", field="http_port", type=int, help="Plain-HTTP port; 0 disables plain HTTP")
+HTTPS_PORT = _setting("--https-port", field="https_port", type=int, help="HTTPS port; 0 disables HTTPS")
+DATABASE_URL = _setting(
     "--database-url",
-    envvar="HUBBUB_DATABASE_URL",
-    default=None,
-    help="postgresql://user:pass@host:port/db to use PostgreSQL; default is SQLite in the data directory "
-    "(HUBBUB_DATABASE_URL).",
+    field="database_url",
+    help="postgresql://user:pass@host:port/db to use PostgreSQL; default is SQLite in the data directory",
+)
+LOG_LEVEL = _setting(
+    "--log-level",
+    field="log_level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="Log verbosity",
 )
 
 
-def _settings(**overrides: Any) -> Any:
+def _settings(**overrides: Any) -> Settings:
     from hubbub.server.settings import settings_from_env
 
     try:
@@ -86,18 +84,11 @@ def main() -> None:
 @HTTP_PORT
 @HTTPS_PORT
 @DATABASE_URL
-@click.option(
-    "--redis-url",
-    envvar="HUBBUB_REDIS_URL",
-    default=None,
-    help="redis://host:port/0 to share real-time events between nodes (HUBBUB_REDIS_URL).",
-)
-@click.option(
+@_setting("--redis-url", field="redis_url", help="redis://host:port/0 to share real-time events between nodes")
+@_setting(
     "--rate-limit/--no-rate-limit",
-    envvar="HUBBUB_RATE_LIMIT",
-    default=False,
-    show_default=True,
-    help="Enforce the ACS per-operation rate limits, answering 429 with Retry-After (HUBBUB_RATE_LIMIT).",
+    field="rate_limit",
+    help="Enforce the ACS per-operation rate limits, answering 429 with Retry-After",
 )
 @click.option(
     "--workers",
@@ -108,24 +99,17 @@ def main() -> None:
     help="Worker processes sharing the ports. More than one needs --redis-url, so that real-time "
     "events reach clients on every worker (HUBBUB_WORKERS).",
 )
-@click.option(
-    "--log-level",
-    envvar="HUBBUB_LOG_LEVEL",
-    default="info",
-    show_default=True,
-    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
-    help="Log verbosity.",
-)
+@LOG_LEVEL
 def serve(
-    data_dir: Path,
-    host: str,
-    http_port: int,
-    https_port: int,
+    data_dir: Path | None,
+    host: str | None,
+    http_port: int | None,
+    https_port: int | None,
     database_url: str | None,
     redis_url: str | None,
-    rate_limit: bool,
+    rate_limit: bool | None,
     workers: int,
-    log_level: str,
+    log_level: str | None,
 ) -> None:
     """Run the server: HTTP and HTTPS on loopback, SQLite by default.
 
@@ -213,15 +197,22 @@ def gateway(
 @HTTP_PORT
 @HTTPS_PORT
 @click.option("--http", "plain", is_flag=True, help="Print the plain-HTTP endpoint instead of HTTPS.")
-def connection_string(data_dir: Path, host: str, http_port: int, https_port: int, plain: bool) -> None:
-    """Print the connection string (endpoint and access key) of the server using DATA_DIR."""
+def connection_string(
+    data_dir: Path | None, host: str | None, http_port: int | None, https_port: int | None, plain: bool
+) -> None:
+    """Print the connection string (endpoint and access key) of the server using DATA_DIR.
+
+    The key is HUBBUB_ACCESS_KEY when set (as `serve` uses it), else the data directory's.
+    """
     from hubbub.server import datadir
 
-    key = os.environ.get("HUBBUB_ACCESS_KEY") or datadir.ensure_access_key(data_dir)
-    if plain:
-        click.echo(datadir.connection_string(host, http_port, key, "http"))
-    else:
-        click.echo(datadir.connection_string(host, https_port, key))
+    settings = _settings(data_dir=data_dir, host=host, http_port=http_port, https_port=https_port)
+    key = settings.access_key or datadir.ensure_access_key(settings.data_dir)
+    host_name = settings.connect_host
+    port = settings.http_port if plain else settings.https_port
+    if not port:
+        raise click.UsageError(f"the {'plain-HTTP' if plain else 'HTTPS'} port is disabled (0)")
+    click.echo(datadir.connection_string(host_name, port, key, "http" if plain else "https"))
 
 
 @main.group()
@@ -248,7 +239,7 @@ def users() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON {id, token, expiresOn}.")
 def users_create(
-    data_dir: Path,
+    data_dir: Path | None,
     database_url: str | None,
     scopes: str,
     with_token: bool,
@@ -292,7 +283,7 @@ def users_create(
 @main.command()
 @DATA_DIR
 @DATABASE_URL
-def migrate(data_dir: Path, database_url: str | None) -> None:
+def migrate(data_dir: Path | None, database_url: str | None) -> None:
     """Create or upgrade the database schema to this version of Hubbub, then exit."""
     settings = _settings(data_dir=data_dir, database_url=database_url)
 
@@ -388,10 +379,6 @@ def events(
         pass
     except Exception as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 if __name__ == "__main__":  # pragma: no cover

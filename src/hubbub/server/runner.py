@@ -61,7 +61,7 @@ class _Server(uvicorn.Server):
 
 
 def banner(settings: Settings, access_key: str, ca_path: str | None, workers: int) -> str:
-    host = settings.public_host or ("127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host)
+    host = settings.connect_host
     lines = ["", f"Hubbub is running ({workers} worker{'s' if workers > 1 else ''}).", ""]
     if settings.https_port:
         lines.append(f"  Connection string: {datadir.connection_string(host, settings.https_port, access_key)}")

@@ -69,6 +69,11 @@ class Settings:
         return self.data_dir / "hubbub.db"
 
     @property
+    def connect_host(self) -> str:
+        """The host clients connect to: `public_host`, else `host` (loopback for a wildcard address)."""
+        return self.public_host or ("127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host)
+
+    @property
     def uses_postgres(self) -> bool:
         return bool(self.database_url) and self.database_url.startswith(("postgres://", "postgresql://"))  # type: ignore[union-attr]
 
@@ -97,6 +102,8 @@ _ENV_FIELDS: dict[str, str] = {
     "HUBBUB_EVENTS_QUEUE_SIZE": "events_queue_size",
     "HUBBUB_EVENTS_STREAM": "events_stream",
 }
+SETTINGS_ENV_VARS: dict[str, str] = {name: var for var, name in _ENV_FIELDS.items()}
+"""Settings field -> its `HUBBUB_*` variable (the CLI names it in each option's help)."""
 
 
 def _convert(value: str, target: Any) -> Any:

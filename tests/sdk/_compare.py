@@ -53,3 +53,122 @@ def norm(value: Any, labels: Labels) -> Any:
 def unordered(pages: list[list[Any]]) -> tuple[list[int], list[str]]:
     """Page sizes, and the items in a stable order (for lists the server orders by random ids)."""
     return [len(page) for page in pages], sorted(repr(item) for page in pages for item in page)
+
+
+# -- strict comparison: every value keeps its type name --------------------------------------------
+
+_ISO_DATETIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
+_OFFSET = re.compile(r"(Z|[+-]\d\d:\d\d)$")
+_JWT = re.compile(r"^[\w-]+\.[\w-]+\.[\w-]+$")
+_EPOCH_FROM = 10**9  # ints past this are epoch seconds (2001 on), which differ between runs
+
+
+def typed(value: Any, labels: Labels) -> Any:
+    """Like `norm`, but every leaf is `(type name, value)` so that an int where the official SDK
+    gives a str (or a datetime where it gives a str) fails the comparison.
+
+    Only what differs between two runs is normalized: server ids become labels (message versions a
+    marker), date-times and ISO-8601 strings keep only their type and whether they carry an
+    offset, epoch-second ints and JWTs keep only their type.
+    """
+    kind = type(value).__name__
+    if value is None or isinstance(value, bool | float):
+        return (kind, value)
+    if isinstance(value, enum.Enum):
+        return (kind, value.value)
+    if isinstance(value, int):
+        return (kind, "<epoch>" if value > _EPOCH_FROM else value)
+    if isinstance(value, dt.datetime):
+        return (kind, "<aware>" if value.tzinfo is not None else "<naive>")
+    if isinstance(value, str):
+        if _ID.search(value):
+            return (kind, labels(value))
+        if _ISO_DATETIME.match(value):
+            return (kind, "<iso-datetime+offset>" if _OFFSET.search(value) else "<iso-datetime>")
+        if _JWT.match(value) and value.startswith("eyJ"):
+            return (kind, "<jwt>")
+        return (kind, value)
+    if hasattr(value, "_asdict"):  # NamedTuple, e.g. AccessToken
+        return (kind, {k: typed(v, labels) for k, v in value._asdict().items()})
+    if isinstance(value, list | tuple):
+        return (kind, [typed(v, labels) for v in value])
+    if isinstance(value, dict):
+        return (kind, {k: typed(v, labels) for k, v in value.items()})
+    if hasattr(value, "raw_id") and hasattr(value, "kind"):
+        return (kind, {"raw_id": typed(value.raw_id, labels), "properties": typed(dict(value.properties), labels)})
+    if hasattr(value, "__dict__"):
+        fields = {k: _field(k, v, labels) for k, v in vars(value).items() if not k.startswith("_")}
+        fields.pop("additional_properties", None)
+        return (kind, fields)
+    raise TypeError(f"cannot normalize {value!r}")
+
+
+def _field(name: str, value: Any, labels: Labels) -> Any:
+    # A message version is a millisecond timestamp that may or may not equal another message's id
+    # (an edit in the millisecond of a send): labelling it would make the two runs differ.
+    if name == "version" and isinstance(value, str):
+        return (type(value).__name__, "<version>")
+    return typed(value, labels)
+
+
+def public_names(cls: type) -> set[str]:
+    """The public methods and properties of a class (what a drop-in must provide)."""
+    return {name for name in dir(cls) if not name.startswith("_")}
+
+
+class Recorder:
+    """Wraps clients so that every public attribute used on them is recorded per class name.
+
+    Calls that return another client (`from_connection_string`, `get_chat_thread_client`) return
+    it wrapped too, so a scenario only needs to wrap its entry points.
+    """
+
+    def __init__(self, tracked: set[str]) -> None:
+        self.tracked = tracked
+        self.used: dict[str, set[str]] = {name: set() for name in tracked}
+
+    def wrap(self, target: Any) -> Any:
+        return _Recorded(target, self)
+
+
+class _Recorded:
+    def __init__(self, target: Any, recorder: Recorder) -> None:
+        self._target = target
+        self._recorder = recorder
+        self._class = target.__name__ if isinstance(target, type) else type(target).__name__
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if name.startswith("_"):
+            return value
+        self._recorder.used[self._class].add(name)
+        if not callable(value):
+            return value
+        recorder = self._recorder
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = value(*args, **kwargs)
+            return recorder.wrap(result) if type(result).__name__ in recorder.tracked else result
+
+        return call
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        result = self._target(*args, **kwargs)
+        return self._recorder.wrap(result) if type(result).__name__ in self._recorder.tracked else result
+
+
+def differences(ours: Any, official: Any, path: str = "") -> list[str]:
+    """Where two normalized results differ, as `path: ours != official` lines (for assert messages)."""
+    if isinstance(ours, dict) and isinstance(official, dict):
+        return [
+            line
+            for key in sorted(set(ours) | set(official), key=str)
+            for line in differences(ours.get(key, "<missing>"), official.get(key, "<missing>"), f"{path}.{key}")
+        ]
+    if isinstance(ours, list | tuple) and isinstance(official, list | tuple) and len(ours) == len(official):
+        return [
+            line
+            for i, (a, b) in enumerate(zip(ours, official, strict=True))
+            for line in differences(a, b, f"{path}[{i}]")
+        ]
+    return [] if ours == official else [f"{path}: {ours!r} != {official!r}"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Mapping
+from enum import Enum
 from typing import Any, cast
 
 from .calls import JSON_CONTENT_TYPE, MERGE_PATCH_CONTENT_TYPE, Call, json_body, json_of, query, segment
@@ -33,7 +34,30 @@ SDK_MONIKER = "communication-chat/0.1.0 (hubbub)"
 
 
 def _thread_path(thread_id: str, *rest: str) -> str:
-    return "/chat/threads/" + segment(thread_id) + "".join("/" + part for part in rest)
+    return "/chat/threads/" + segment(text(thread_id)) + "".join("/" + part for part in rest)
+
+
+# The official SDK serializes every argument with msrest by its declared type, which converts
+# loosely: `str(x)` for str (an enum gives its value), `int(x)` for int, and an ISO-8601 string
+# or a naive datetime (taken as UTC) for date-times. These do the same, so a `uuid.UUID`
+# idempotency token, an int message id or `results_per_page="10"` work here as they do there.
+
+
+def text(value: Any) -> str:
+    """A str argument as msrest sends it: an enum's value, else `str(value)`."""
+    return str(value.value) if isinstance(value, Enum) else str(value)
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else text(value)
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _metadata(value: Mapping[str, Any] | None) -> dict[str, str] | None:
+    return None if value is None else {text(k): text(v) for k, v in value.items()}
 
 
 def _post(
@@ -72,8 +96,13 @@ def _list(path: str, *pairs: tuple[str, Any]) -> Call:
     return Call("GET", path, query(*pairs), expected=200, safe=True)
 
 
-def _start_time(value: dt.datetime | None) -> str | None:
-    return format_datetime(value) if value is not None else None
+def _start_time(value: dt.datetime | str | None) -> str | None:
+    """msrest's iso-8601: a datetime (naive is UTC) or an ISO-8601 string, written in UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return format_datetime(value)
 
 
 # -- ChatClient ---------------------------------------------------------------------------------
@@ -83,17 +112,17 @@ def create_chat_thread(
     api_version: str,
     topic: str,
     thread_participants: list[ChatParticipant] | None,
-    idempotency_token: str | None,
+    idempotency_token: str | uuid.UUID | None,
 ) -> Call:
     """POST /chat/threads. Always carries `repeatability-request-id`, so retrying it is safe."""
     if not topic:
         raise ValueError("topic cannot be None.")
-    token = idempotency_token if idempotency_token is not None else str(uuid.uuid4())
+    token = text(idempotency_token) if idempotency_token is not None else str(uuid.uuid4())
     participants = [p._to_wire() for p in thread_participants or []]
     return _post(
         "/chat/threads",
         api_version,
-        {"topic": topic, "participants": participants},
+        {"topic": text(topic), "participants": participants},
         expected=201,
         safe=True,
         headers={"repeatability-request-id": token},
@@ -111,11 +140,11 @@ def parse_create_chat_thread(
     )
 
 
-def list_chat_threads(api_version: str, results_per_page: int | None, start_time: dt.datetime | None) -> Call:
+def list_chat_threads(api_version: str, results_per_page: int | None, start_time: dt.datetime | str | None) -> Call:
     """GET /chat/threads (first page)."""
     return _list(
         "/chat/threads",
-        ("maxPageSize", results_per_page),
+        ("maxPageSize", _optional_int(results_per_page)),
         ("startTime", _start_time(start_time)),
         ("api-version", api_version),
     )
@@ -138,7 +167,7 @@ def get_chat_thread_properties(api_version: str, thread_id: str) -> Call:
 
 def update_topic(api_version: str, thread_id: str, topic: str | None) -> Call:
     """PATCH /chat/threads/{id} (`{}` when no topic: the thread is left unchanged)."""
-    return _patch(_thread_path(thread_id), api_version, {"topic": topic})
+    return _patch(_thread_path(thread_id), api_version, {"topic": _optional_text(topic)})
 
 
 def send_read_receipt(api_version: str, thread_id: str, message_id: str) -> Call:
@@ -148,7 +177,7 @@ def send_read_receipt(api_version: str, thread_id: str, message_id: str) -> Call
     return _post(
         _thread_path(thread_id, "readReceipts"),
         api_version,
-        {"chatMessageId": message_id},
+        {"chatMessageId": text(message_id)},
         expected=200,
         safe=True,
     )
@@ -158,8 +187,8 @@ def list_read_receipts(api_version: str, thread_id: str, results_per_page: int |
     """GET .../readReceipts (first page)."""
     return _list(
         _thread_path(thread_id, "readReceipts"),
-        ("maxPageSize", results_per_page),
-        ("skip", skip),
+        ("maxPageSize", _optional_int(results_per_page)),
+        ("skip", _optional_int(skip)),
         ("api-version", api_version),
     )
 
@@ -169,7 +198,7 @@ def send_typing_notification(api_version: str, thread_id: str, sender_display_na
     return _post(
         _thread_path(thread_id, "typing"),
         api_version,
-        {"senderDisplayName": sender_display_name},
+        {"senderDisplayName": _optional_text(sender_display_name)},
         expected=200,
         safe=True,
     )
@@ -204,10 +233,10 @@ def send_message(
         raise ValueError("content cannot be None.")
     kind = message_type(chat_message_type)
     body = {
-        "content": content,
-        "senderDisplayName": sender_display_name,
+        "content": text(content),
+        "senderDisplayName": _optional_text(sender_display_name),
         "type": kind.value,
-        "metadata": metadata,
+        "metadata": _metadata(metadata),
     }
     return _post(_thread_path(thread_id, "messages"), api_version, body, expected=201)
 
@@ -223,7 +252,7 @@ def get_message(api_version: str, thread_id: str, message_id: str) -> Call:
         raise ValueError("message_id cannot be None.")
     return Call(
         "GET",
-        _thread_path(thread_id, "messages", segment(message_id)),
+        _thread_path(thread_id, "messages", segment(text(message_id))),
         query(("api-version", api_version)),
         expected=200,
         safe=True,
@@ -231,12 +260,12 @@ def get_message(api_version: str, thread_id: str, message_id: str) -> Call:
 
 
 def list_messages(
-    api_version: str, thread_id: str, results_per_page: int | None, start_time: dt.datetime | None
+    api_version: str, thread_id: str, results_per_page: int | None, start_time: dt.datetime | str | None
 ) -> Call:
     """GET .../messages (first page)."""
     return _list(
         _thread_path(thread_id, "messages"),
-        ("maxPageSize", results_per_page),
+        ("maxPageSize", _optional_int(results_per_page)),
         ("startTime", _start_time(start_time)),
         ("api-version", api_version),
     )
@@ -249,9 +278,9 @@ def update_message(
     if not message_id:
         raise ValueError("message_id cannot be None.")
     return _patch(
-        _thread_path(thread_id, "messages", segment(message_id)),
+        _thread_path(thread_id, "messages", segment(text(message_id))),
         api_version,
-        {"content": content, "metadata": metadata},
+        {"content": _optional_text(content), "metadata": _metadata(metadata)},
     )
 
 
@@ -261,7 +290,7 @@ def delete_message(api_version: str, thread_id: str, message_id: str) -> Call:
         raise ValueError("message_id cannot be None.")
     return Call(
         "DELETE",
-        _thread_path(thread_id, "messages", segment(message_id)),
+        _thread_path(thread_id, "messages", segment(text(message_id))),
         query(("api-version", api_version)),
         expected=204,
         safe=True,
@@ -272,8 +301,8 @@ def list_participants(api_version: str, thread_id: str, results_per_page: int | 
     """GET .../participants (first page)."""
     return _list(
         _thread_path(thread_id, "participants"),
-        ("maxPageSize", results_per_page),
-        ("skip", skip),
+        ("maxPageSize", _optional_int(results_per_page)),
+        ("skip", _optional_int(skip)),
         ("api-version", api_version),
     )
 

@@ -194,7 +194,7 @@ class ChatParticipant:
     def _to_wire(self) -> dict[str, Any]:
         body: dict[str, Any] = {"communicationIdentifier": serialize_identifier(self.identifier)}
         if self.display_name is not None:
-            body["displayName"] = self.display_name
+            body["displayName"] = str(self.display_name)
         if self.share_history_time is not None:
             body["shareHistoryTime"] = format_datetime(self.share_history_time)
         return body

@@ -72,10 +72,14 @@ def create_user_and_token(
 
 
 def access_token(body: dict[str, Any]) -> AccessToken:
-    """An `AccessToken` from `{"token", "expiresOn"}`, with `expires_on` in epoch seconds as documented."""
-    expires = body.get("expiresOn")
-    expires_on = int(dt.datetime.fromisoformat(expires).timestamp()) if isinstance(expires, str) else 0
-    return AccessToken(body.get("token"), expires_on)  # type: ignore[arg-type]
+    """An `AccessToken` from `{"token", "expiresOn"}`, exactly as identity 1.5.0 builds it.
+
+    Its generated model types `expiresOn` as `str`, so `expires_on` is the response's raw
+    ISO-8601 string (for example "2024-05-02T10:00:00.1234567+00:00"), not epoch seconds as
+    `AccessToken` documents; None when the response has none. `CommunicationTokenCredential`
+    accepts such tokens from a refresher (see `tokens.epoch_expiry`).
+    """
+    return AccessToken(body.get("token"), body.get("expiresOn"))  # type: ignore[arg-type]
 
 
 def parse_user_and_token(response: ResponseView) -> tuple[CommunicationUserIdentifier, AccessToken]:

@@ -48,6 +48,29 @@ def create_access_token(token: str) -> AccessToken:
     return AccessToken(token, int(expires.timestamp()))
 
 
+def epoch_expiry(token: AccessToken) -> AccessToken:
+    """`token` with `expires_on` in epoch seconds, as the credential needs it.
+
+    A refresher may hand back what `CommunicationIdentityClient.get_token()` returns, whose
+    `expires_on` is the ISO-8601 string of the response (identity 1.5.0 behaviour). The official
+    credential then fails with a `TypeError` comparing it to an int; this one reads the string
+    (or, failing that, the token's own `exp` claim) instead.
+    """
+    expires: object = token.expires_on
+    if isinstance(expires, int | float) and not isinstance(expires, bool):
+        return token
+    if isinstance(expires, str):
+        try:
+            parsed = dt.datetime.fromisoformat(expires.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.UTC)
+            return AccessToken(token.token, int(parsed.timestamp()))
+    return create_access_token(token.token)
+
+
 def is_expiring_soon(token: AccessToken, *, proactive: bool) -> bool:
     """True when the token is inside its refresh window."""
     window = PROACTIVE_REFRESH_SECONDS if proactive else ON_DEMAND_REFRESH_SECONDS

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from azure.core.paging import ItemPaged
@@ -88,7 +89,7 @@ class ChatClient:
         topic: str,
         *,
         thread_participants: list[ChatParticipant] | None = None,
-        idempotency_token: str | None = None,
+        idempotency_token: str | uuid.UUID | None = None,
         **kwargs: Any,
     ) -> CreateChatThreadResult:
         """Creates a chat thread; the caller becomes a participant.
@@ -100,7 +101,9 @@ class ChatClient:
         :type topic: str
         :keyword thread_participants: Optional. Participants to be added to the thread.
         :paramtype thread_participants: List[~hubbub.chat.ChatParticipant]
-        :keyword str idempotency_token: Optional. A client-generated, globally unique id for the request.
+        :keyword idempotency_token: Optional. A client-generated, globally unique id for the request
+            (a str, or a `uuid.UUID` as the official README passes; sent as `str(token)`).
+        :paramtype idempotency_token: str or ~uuid.UUID
         :return: CreateChatThreadResult; `errors` lists the participants that could not be added.
         :rtype: ~hubbub.chat.CreateChatThreadResult
         :raises: ~azure.core.exceptions.HttpResponseError, ValueError

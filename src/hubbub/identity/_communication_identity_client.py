@@ -79,7 +79,8 @@ class CommunicationIdentityClient:
         :type scopes: list[str or ~hubbub.identity.CommunicationTokenScope]
         :keyword token_expires_in: Validity of the token, within [1, 24] hours (default 24 hours).
         :paramtype token_expires_in: ~datetime.timedelta
-        :return: A tuple of a CommunicationUserIdentifier and an AccessToken (`expires_on` in epoch seconds).
+        :return: A tuple of a CommunicationUserIdentifier and an AccessToken (`expires_on` is the
+            response's ISO-8601 `expiresOn` string, as in the official 1.5.0 client).
         :rtype: tuple of (~hubbub.identity.CommunicationUserIdentifier, ~azure.core.credentials.AccessToken)
         """
         call = identity_calls.create_user_and_token(self._pipeline.api_version, scopes, token_expires_in)
@@ -111,7 +112,7 @@ class CommunicationIdentityClient:
         :type scopes: list[str or ~hubbub.identity.CommunicationTokenScope]
         :keyword token_expires_in: Validity of the token, within [1, 24] hours (default 24 hours).
         :paramtype token_expires_in: ~datetime.timedelta
-        :return: AccessToken (`expires_on` in epoch seconds)
+        :return: AccessToken (`expires_on` is the response's ISO-8601 `expiresOn` string, as in 1.5.0)
         :rtype: ~azure.core.credentials.AccessToken
         """
         call = identity_calls.get_token(self._pipeline.api_version, user, scopes, token_expires_in)

@@ -63,7 +63,7 @@ class CommunicationTokenCredential:
             return self._token  # someone else is refreshing and the current token still works
         async with self._lock:
             if self._expiring_soon() and self._token_refresher is not None:
-                new_token = await self._token_refresher()
+                new_token = tokens.epoch_expiry(await self._token_refresher())
                 if not tokens.is_valid(new_token):
                     raise ValueError("The token returned from the token_refresher is expired.")
                 self._token = new_token

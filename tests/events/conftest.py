@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from _services import HubbubServer, ServerFactory
+from _services import HubbubServer, PostgresCluster, ServerFactory
 
-from ._clients import ChatUser, Listener, SseListener, WsListener, new_user
+from ._clients import ChatUser, Listener, SseListener, WsListener, new_user, unique_stream
 
 HEARTBEAT = "1"
 
@@ -64,3 +64,23 @@ async def users(node: HubbubServer) -> AsyncIterator[Callable[[], ChatUser]]:
 def shared_access_key() -> str:
     """One HMAC key for several nodes, so a token issued by one is valid on all."""
     return base64.b64encode(os.urandom(32)).decode()
+
+
+def cluster(
+    server_factory: ServerFactory, postgres_cluster: PostgresCluster, redis: str, count: int = 2, **env: str
+) -> list[HubbubServer]:
+    """`count` nodes on one fresh PostgreSQL database and one Redis stream, sharing one access key."""
+    key = shared_access_key()
+    shared = {
+        "HUBBUB_DATABASE_URL": postgres_cluster.create_database(),
+        "HUBBUB_REDIS_URL": redis,
+        "HUBBUB_ACCESS_KEY": key,
+        "HUBBUB_EVENTS_STREAM": unique_stream(),
+        "HUBBUB_EVENTS_HEARTBEAT_SECONDS": "1",
+        **env,
+    }
+    # engine "sqlite" only means "no database of its own": HUBBUB_DATABASE_URL names the shared one.
+    nodes = [server_factory("sqlite", env=shared) for _ in range(count)]
+    for node in nodes:
+        node.access_key = key  # `hubbub connection-string` reports the data dir's key, not HUBBUB_ACCESS_KEY
+    return nodes

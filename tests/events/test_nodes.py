@@ -6,31 +6,12 @@ import time
 
 import pytest
 
-from _services import HubbubServer, PostgresCluster, RedisServer, ServerFactory, ServiceUnavailable
+from _services import PostgresCluster, RedisServer, ServerFactory, ServiceUnavailable
 
-from ._clients import SseListener, WsListener, new_user, unique_stream
-from .conftest import Listen, shared_access_key
+from ._clients import SseListener, WsListener, new_user
+from .conftest import Listen, cluster
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-
-
-def cluster(
-    server_factory: ServerFactory, postgres_cluster: PostgresCluster, redis: str, count: int = 2, **env: str
-) -> list[HubbubServer]:
-    key = shared_access_key()
-    shared = {
-        "HUBBUB_DATABASE_URL": postgres_cluster.create_database(),
-        "HUBBUB_REDIS_URL": redis,
-        "HUBBUB_ACCESS_KEY": key,
-        "HUBBUB_EVENTS_STREAM": unique_stream(),
-        "HUBBUB_EVENTS_HEARTBEAT_SECONDS": "1",
-        **env,
-    }
-    # engine "sqlite" only means "no database of its own": HUBBUB_DATABASE_URL names the shared one.
-    nodes = [server_factory("sqlite", env=shared) for _ in range(count)]
-    for node in nodes:
-        node.access_key = key  # `hubbub connection-string` reports the data dir's key, not HUBBUB_ACCESS_KEY
-    return nodes
 
 
 async def test_events_cross_nodes_in_order(

@@ -130,13 +130,22 @@ async def start_service(settings: Settings) -> Hubbub:
         db=db,
         bus=bus,
         tokens=tokens,
-        identity=IdentityService(db, tokens, cache_seconds=settings.identity_cache_seconds),
+        identity=IdentityService(db, tokens, cache_seconds=settings.identity_cache_seconds, bus=bus),
         chat=ChatService(db, bus, settings.limits, **rules),
         messages=MessageService(db, bus, settings.limits, **rules),
         participants=ParticipantService(db, bus, settings.limits, **rules),
         limiter=RateLimiter(settings.rate_limit),
         key_bytes=base64.b64decode(access_key),
     )
+
+
+async def end_event_streams(app: Starlette, timeout: float = 2.0) -> None:
+    """Send every open event stream its `disconnect` / `serverShutdown` frame and wait (at most
+    `timeout`) until they are closed. The server calls this before it closes connections itself:
+    uvicorn closes open WebSockets (code 1012, no frame of ours) as the first step of its shutdown."""
+    service: Hubbub | None = getattr(app.state, "hubbub", None)
+    if service is not None:
+        await service.bus.hub.drain(timeout)
 
 
 def create_app(settings: Settings) -> Starlette:

@@ -17,9 +17,10 @@ from types import FrameType
 from typing import Any, NoReturn
 
 import uvicorn
+from starlette.applications import Starlette
 
 from hubbub.server import datadir
-from hubbub.server.app import create_app
+from hubbub.server.app import create_app, end_event_streams
 from hubbub.server.settings import Settings
 from hubbub.server.store import open_database
 
@@ -27,9 +28,11 @@ log = logging.getLogger("hubbub")
 
 
 class _Server(uvicorn.Server):
-    """A uvicorn server that also stops its sibling (the other port) on SIGINT/SIGTERM."""
+    """A uvicorn server that also stops its sibling (the other port) on SIGINT/SIGTERM, and ends the
+    event streams before uvicorn's shutdown closes their connections."""
 
     siblings: list[uvicorn.Server]
+    app: Starlette
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
@@ -53,6 +56,10 @@ class _Server(uvicorn.Server):
                         transport.abort()
                 await asyncio.sleep(0.2)
 
+        # uvicorn's shutdown starts by closing every WebSocket (1012) and then waits for open
+        # responses: end the event streams first, so each gets its `disconnect` frame and a clean
+        # close, and no stream handler writes to a connection uvicorn has already closed.
+        await end_event_streams(self.app)
         watcher = asyncio.create_task(abort_closing())
         try:
             await super().shutdown(sockets)
@@ -130,6 +137,7 @@ async def serve(
         bound.append((sockets or {}).get("http"))
     for index, server in enumerate(servers):
         server.siblings = [s for i, s in enumerate(servers) if i != index]
+        server.app = app
         server.config.lifespan = "on" if index == 0 else "off"
     primary = servers[0]
 

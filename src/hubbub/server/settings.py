@@ -42,7 +42,8 @@ class Settings:
     rate_limit: bool = False
     hmac_clock_skew_seconds: int = 15 * 60
     identity_cache_seconds: float = 1.0
-    """How long a node trusts its cached token generation of an identity (revocation on other nodes)."""
+    """How long a node trusts its cached token generation of an identity when revocations on other
+    nodes do not reach it through the bus (memory bus, or Redis unreachable); see docs/events.md."""
     idempotency_ttl_seconds: int = 24 * 3600
     retention_interval_seconds: float = 60.0
     retention_day_seconds: int = 86_400

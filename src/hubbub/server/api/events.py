@@ -39,7 +39,12 @@ CLOSE_CODES = {
     reasons.BUS_INTERRUPTED: 1013,
     reasons.SERVER_SHUTDOWN: 1012,  # Service Restart
     reasons.TOKEN_EXPIRED: 4401,  # reconnect with a fresh token
+    reasons.TOKEN_REVOKED: 4401,
+    reasons.IDENTITY_DELETED: 4403,  # do not reconnect: no token of this user will work again
 }
+_GONE = (WebSocketDisconnect, OSError)
+"""What a write raises when the client (or the server's own shutdown) already closed the connection:
+the stream just ends, this is not an error of the application."""
 
 
 def _service(conn: HTTPConnection) -> Hubbub:
@@ -74,13 +79,15 @@ async def open_session(conn: HTTPConnection) -> EventSession:
     token = access_token(conn)
     user_id = await authenticate_token(app, token)
     assert token is not None  # authenticate_token refuses a missing token
+    claims = app.tokens.verify(token)
     settings = app.settings
     return EventSession(
         app.bus,
         user_id,
         last_id=last_event_id(conn),
         heartbeat=settings.events_heartbeat_seconds,
-        expires_at=float(app.tokens.verify(token).expires_at),
+        expires_at=float(claims.expires_at),
+        generation=claims.generation,
     )
 
 
@@ -113,6 +120,10 @@ class EventStreamResponse(Response):
         self.init_headers({"cache-control": "no-store", "x-accel-buffering": "no"})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with self.session.bus.hub.stream():
+            await self._stream(receive, send)
+
+    async def _stream(self, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         await send({"type": "http.response.body", "body": f"retry: {SSE_RETRY_MS}\n\n".encode(), "more_body": True})
 
@@ -128,9 +139,11 @@ class EventStreamResponse(Response):
         watch = asyncio.create_task(until_disconnect())
         done = await _first_done(stream, watch)
         if stream in done and stream.exception() is not None:
+            if isinstance(stream.exception(), _GONE):
+                return
             raise stream.exception()  # type: ignore[misc]
         if watch not in done:
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(TimeoutError, *_GONE):
                 async with asyncio.timeout(self.session.send_timeout):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -159,6 +172,11 @@ async def websocket_events(websocket: WebSocket) -> None:
     except HubbubError as exc:
         await _deny(websocket, exc)
         return
+    with session.bus.hub.stream():
+        await _websocket_stream(websocket, session)
+
+
+async def _websocket_stream(websocket: WebSocket, session: EventSession) -> None:
     offered = websocket.scope.get("subprotocols") or ()
     await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
 
@@ -176,10 +194,12 @@ async def websocket_events(websocket: WebSocket) -> None:
     watch = asyncio.create_task(until_disconnect())
     done = await _first_done(stream, watch)
     if stream in done and stream.exception() is not None:
+        if isinstance(stream.exception(), _GONE):
+            return
         raise stream.exception()  # type: ignore[misc]
     if watch not in done:
         reason = stream.result()
-        with contextlib.suppress(TimeoutError, RuntimeError, OSError):
+        with contextlib.suppress(TimeoutError, RuntimeError, *_GONE):
             async with asyncio.timeout(session.send_timeout):
                 await websocket.close(CLOSE_CODES.get(reason, 1011), reason)
 

@@ -2,16 +2,18 @@
 
 chat rules ──publish(Event)──▶ EventBus (MemoryBus | RedisBus): ids, backlog
                                     └─▶ Hub of every node ──▶ one EventSession per connection
+identity rules ──revoke(Revocation)──▶ the same path, in order with the events: every node drops
+                                    its cached token generation and ends the user's streams
 """
 
 from __future__ import annotations
 
 from hubbub.server.events.bus import EventBus, MemoryBus
-from hubbub.server.events.hub import Delivery, Event, Hub
+from hubbub.server.events.hub import Delivery, Event, Hub, Revocation
 from hubbub.server.events.ids import StreamId
 from hubbub.server.settings import Settings
 
-__all__ = ["Delivery", "Event", "EventBus", "Hub", "MemoryBus", "StreamId", "bus_for_settings"]
+__all__ = ["Delivery", "Event", "EventBus", "Hub", "MemoryBus", "Revocation", "StreamId", "bus_for_settings"]
 
 
 def bus_for_settings(settings: Settings) -> EventBus:

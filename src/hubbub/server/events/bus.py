@@ -2,7 +2,9 @@
 
 A bus gives every published event a stream position (`StreamId`), keeps a bounded backlog for
 replay, and hands each event, in stream order, to the `Hub` of every node. The chat rules only call
-`publish`; the event endpoints only use `hub`, `replay` and `hub.position`.
+`publish`; the event endpoints only use `hub`, `replay` and `hub.position`. The identity rules call
+`revoke`, which travels the same way so that every node ends the streams of a revoked token before
+it delivers anything published after the revocation.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from hubbub.server.events.hub import Delivery, Event, Hub
+from hubbub.server.events.hub import Delivery, Event, Hub, Revocation
 from hubbub.server.events.ids import IdClock, StreamId, now_ms
 from hubbub.server.events.shutdown import on_server_exit
 
@@ -47,9 +49,25 @@ class EventBus(abc.ABC):
         """The kept events for `user_id` with ids after `after`, in order; None when the backlog no
         longer reaches back to `after` (the client must catch up through the REST API)."""
 
+    @abc.abstractmethod
+    async def revoke(self, revocation: Revocation) -> None:
+        """Tell every node (this one at once) that tokens were revoked or an identity deleted: each
+        ends the affected streams and forgets the cached generation. Call it after the change is
+        committed. Never raises for a backend outage (see `publish`)."""
+
+    @property
+    def revocation_epoch(self) -> int | None:
+        """While every revocation on any node is sure to reach this node: a number that changes
+        whenever that stops being sure (e.g. the bus lost its connection). None when revocations are
+        not shared (one process, or the backend is unreachable): caches must then expire by age."""
+        return None
+
     async def start(self) -> None:
         """Connect to the backend, and end open streams as soon as the server is asked to stop
-        (uvicorn waits for open responses before the lifespan shutdown, so that is too late)."""
+        (uvicorn waits for open responses before the lifespan shutdown, so that is too late).
+
+        The signal hook is the earliest notice under any uvicorn; `hubbub serve` also drains the
+        streams (`Hub.drain`) before uvicorn closes connections, which the hook cannot promise."""
         self._undo_exit_hook = on_server_exit(self.hub.shut_down)
 
     async def close(self) -> None:
@@ -90,6 +108,9 @@ class MemoryBus(EventBus):
         else:
             self._boundary = delivery.id
         self.hub.dispatch(delivery)
+
+    async def revoke(self, revocation: Revocation) -> None:
+        self.hub.revoke(revocation)
 
     async def replay(self, user_id: str, after: StreamId) -> list[Delivery] | None:
         if after != self._boundary and not self._keeps(after):

@@ -3,15 +3,18 @@
 Both bus backends hand every event to `Hub.dispatch` in stream order; the hub puts it in the queue
 of each connection of each recipient without ever waiting. A connection that cannot keep up fills
 its queue and is closed with `queueOverflow` instead of slowing down the publisher or other clients;
-its client reconnects with its last id and gets the rest from the replay backlog.
+its client reconnects with its last id and gets the rest from the replay backlog. Revocations come
+the same way (`Hub.revoke`), so a revoked connection is closed before any later event reaches it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from hubbub.server.events.ids import ORIGIN, StreamId
@@ -47,7 +50,30 @@ QUEUE_OVERFLOW = "queueOverflow"
 SERVER_SHUTDOWN = "serverShutdown"
 BUS_INTERRUPTED = "busInterrupted"
 TOKEN_EXPIRED = "tokenExpired"
+TOKEN_REVOKED = "tokenRevoked"
+IDENTITY_DELETED = "identityDeleted"
 SEND_TIMEOUT = "sendTimeout"
+
+_REVOKED_KEPT = 10_000
+"""Revocations remembered per node, so a stream that authenticated just before a revocation reached
+this node, and subscribes just after, is still closed (see `Hub.subscribe`)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Revocation:
+    """Every token of `user_id` older than `generation` stopped working; no generation: the identity
+    was deleted. Carried by the bus to every node, in stream order with the events."""
+
+    user_id: str
+    generation: int | None
+
+    @property
+    def reason(self) -> str:
+        return IDENTITY_DELETED if self.generation is None else TOKEN_REVOKED
+
+    def ends(self, generation: int | None) -> bool:
+        """Whether a token of `generation` (None: unknown) is no longer valid after this."""
+        return self.generation is None or generation is None or generation < self.generation
 
 
 class SubscriberClosed(Exception):
@@ -61,8 +87,10 @@ class SubscriberClosed(Exception):
 class Subscriber:
     """One connection's bounded queue. Filled by `Hub.dispatch`, drained by the connection."""
 
-    def __init__(self, user_id: str, max_queue: int) -> None:
+    def __init__(self, user_id: str, max_queue: int, generation: int | None = None) -> None:
         self.user_id = user_id
+        self.generation = generation
+        """The token generation the connection authenticated with (None: not known)."""
         self.max_queue = max_queue
         self.reason: str | None = None
         self._queue: collections.deque[Delivery] = collections.deque()
@@ -115,12 +143,24 @@ class Hub:
         """The id of the last event dispatched here: every later event is still to come."""
         self.closed = False
         self._by_user: dict[str, set[Subscriber]] = {}
+        self._revoked: dict[str, Revocation] = {}
+        self._revocation_listeners: list[Callable[[Revocation], None]] = []
+        self._streams = 0
+        self._no_streams = asyncio.Event()
+        self._no_streams.set()
 
-    def subscribe(self, user_id: str) -> Subscriber:
-        """Register a connection; it receives every event dispatched from now on (ids > `position`)."""
-        subscriber = Subscriber(user_id, self.max_queue)
+    def subscribe(self, user_id: str, generation: int | None = None) -> Subscriber:
+        """Register a connection; it receives every event dispatched from now on (ids > `position`).
+
+        `generation` is the token's: a connection whose token was revoked after it was checked (the
+        revocation reached this node in between) is closed at once.
+        """
+        subscriber = Subscriber(user_id, self.max_queue, generation)
+        revoked = self._revoked.get(user_id)
         if self.closed:
             subscriber.close(SERVER_SHUTDOWN)
+        elif revoked is not None and revoked.ends(generation):
+            subscriber.close(revoked.reason)
         self._by_user.setdefault(user_id, set()).add(subscriber)
         return subscriber
 
@@ -139,6 +179,25 @@ class Hub:
             for subscriber in self._by_user.get(user_id, ()):
                 subscriber.offer(delivery)
 
+    def on_revocation(self, listener: Callable[[Revocation], None]) -> None:
+        """Call `listener` for every revocation this node learns of (e.g. to drop cached generations)."""
+        self._revocation_listeners.append(listener)
+
+    def revoke(self, revocation: Revocation) -> None:
+        """End the connections whose tokens `revocation` invalidates; called in stream order, so
+        nothing published after the revocation reaches them. Idempotent."""
+        for listener in self._revocation_listeners:
+            listener(revocation)
+        known = self._revoked.pop(revocation.user_id, None)
+        if known is not None and (known.generation is None or not revocation.ends(known.generation)):
+            revocation = known  # an older or repeated revocation (or one after a deletion) changes nothing
+        if len(self._revoked) >= _REVOKED_KEPT:
+            del self._revoked[next(iter(self._revoked))]  # the oldest (dicts keep insertion order)
+        self._revoked[revocation.user_id] = revocation
+        for subscriber in list(self._by_user.get(revocation.user_id, ())):
+            if revocation.ends(subscriber.generation):
+                subscriber.close(revocation.reason)
+
     def close_all(self, reason: str) -> None:
         """End every connection (they may reconnect with their last id)."""
         for subscribers in list(self._by_user.values()):
@@ -149,6 +208,26 @@ class Hub:
         """The server is stopping: end every stream now so the server need not wait for them."""
         self.closed = True
         self.close_all(SERVER_SHUTDOWN)
+
+    @contextlib.contextmanager
+    def stream(self) -> Iterator[None]:
+        """Count one stream endpoint (from its start until its connection is closed) for `drain`."""
+        self._streams += 1
+        self._no_streams.clear()
+        try:
+            yield
+        finally:
+            self._streams -= 1
+            if self._streams == 0:
+                self._no_streams.set()
+
+    async def drain(self, timeout: float) -> None:
+        """`shut_down`, then wait (at most `timeout` seconds) until every stream has sent its last
+        frame and closed. The server calls this before it closes connections itself."""
+        self.shut_down()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._no_streams.wait()
 
     @property
     def connection_count(self) -> int:

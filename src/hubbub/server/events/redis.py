@@ -8,6 +8,11 @@ need a second store for the backlog and has no ids.
 Publishing goes through an outbox drained by one writer task, so a Redis outage never fails the
 request that caused the event (its data is already committed): `publish` waits briefly for the
 `XADD` while Redis is healthy, and not at all while the writer is retrying.
+
+Revocations (`revoke`) are entries of the same stream (field `r` instead of `e`), so every node
+handles one between the events published before it and those after it. While this node's reader
+follows the stream without interruption it is sure to see every revocation, and says so through
+`revocation_epoch`; the identity cache then needs no expiry.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from hubbub.server.errors import Unavailable
 from hubbub.server.events.bus import EventBus, cancel_task
-from hubbub.server.events.hub import BUS_INTERRUPTED, Delivery, Event
+from hubbub.server.events.hub import BUS_INTERRUPTED, Delivery, Event, Revocation
 from hubbub.server.events.ids import ORIGIN, StreamId
 
 log = logging.getLogger("hubbub.events")
@@ -33,6 +38,7 @@ log = logging.getLogger("hubbub.events")
 BLOCK_MS = 5_000
 BATCH = 200
 _FIELD = b"e"
+_REVOKED_FIELD = b"r"
 _ERRORS = (RedisError, OSError)
 
 
@@ -59,6 +65,29 @@ def decode_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> Delivery:
     return Delivery(StreamId.parse(entry_id), event, _encoder.encode(wire.data))
 
 
+class _RevocationWire(msgspec.Struct, frozen=True):
+    """How a revocation is stored in a stream entry (`generation` null: the identity was deleted)."""
+
+    userId: str
+    generation: int | None
+
+
+_revocation_decoder = msgspec.json.Decoder(_RevocationWire)
+
+
+def encode_revocation(revocation: Revocation) -> bytes:
+    return _encoder.encode(_RevocationWire(revocation.user_id, revocation.generation))
+
+
+def decode_revocation(fields: dict[bytes, bytes]) -> Revocation | None:
+    """The revocation an entry carries, or None for an event entry."""
+    raw = fields.get(_REVOKED_FIELD)
+    if raw is None:
+        return None
+    wire = _revocation_decoder.decode(raw)
+    return Revocation(wire.userId, wire.generation)
+
+
 def _client(url: str, socket_timeout: float) -> Redis:
     # No retries inside redis-py: each loop below has its own backoff, and a client connecting to
     # the events endpoint should not wait for a dead Redis longer than one connect timeout.
@@ -82,10 +111,13 @@ class RedisBus(EventBus):
         self.publish_wait = publish_wait
         self._redis = _client(url, socket_timeout=5)
         self._reader = _client(url, socket_timeout=BLOCK_MS / 1000 + 5)
-        self._outbox: collections.deque[tuple[bytes, asyncio.Future[None]]] = collections.deque()
+        self._outbox: collections.deque[tuple[bytes, bytes, asyncio.Future[None]]] = collections.deque()
         self._outbox_ready = asyncio.Event()
         self._writer_healthy = True
         self._position_known = False
+        self._following = False
+        """The reader is connected and has not lost its place since `_epoch` last changed."""
+        self._epoch = 0
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -93,6 +125,7 @@ class RedisBus(EventBus):
         try:
             self.hub.position = await self._stream_end()
             self._position_known = True
+            self._follow()
         except _ERRORS as exc:
             log.warning("events: Redis is not reachable (%s); retrying in the background", exc)
         self._tasks = [
@@ -109,15 +142,31 @@ class RedisBus(EventBus):
         await self._redis.aclose()
         await self._reader.aclose()
 
+    @property
+    def revocation_epoch(self) -> int | None:
+        return self._epoch if self._following else None
+
+    def _follow(self) -> None:
+        if not self._following:
+            self._following = True
+            self._epoch += 1
+
     # -- publishing ---------------------------------------------------------------------------------
 
     async def publish(self, event: Event) -> None:
+        await self._send(_FIELD, encode_event(event))
+
+    async def revoke(self, revocation: Revocation) -> None:
+        self.hub.revoke(revocation)  # this node at once; the others (and this one again) from the stream
+        await self._send(_REVOKED_FIELD, encode_revocation(revocation))
+
+    async def _send(self, field: bytes, payload: bytes) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if len(self._outbox) >= self.backlog:
-            _, dropped = self._outbox.popleft()
+            _, _, dropped = self._outbox.popleft()
             dropped.cancel()
             log.error("events: Redis outbox full (%d); dropping the oldest unpublished event", self.backlog)
-        self._outbox.append((encode_event(event), done))
+        self._outbox.append((field, payload, done))
         self._outbox_ready.set()
         if not self._writer_healthy:
             return
@@ -140,8 +189,8 @@ class RedisBus(EventBus):
             batch = [self._outbox.popleft() for _ in range(min(BATCH, len(self._outbox)))]
             try:
                 async with self._redis.pipeline(transaction=True) as pipe:
-                    for payload, _ in batch:
-                        pipe.xadd(self.stream, {_FIELD: payload}, maxlen=self.backlog, approximate=True)
+                    for field, payload, _ in batch:
+                        pipe.xadd(self.stream, {field: payload}, maxlen=self.backlog, approximate=True)
                     await pipe.execute()
             except _ERRORS as exc:
                 self._outbox.extendleft(reversed(batch))
@@ -156,7 +205,7 @@ class RedisBus(EventBus):
             if not self._writer_healthy:
                 log.info("events: publishing to Redis again")
             self._writer_healthy, backoff = True, 0.05
-            for _, done in batch:
+            for _, _, done in batch:
                 if not done.done():
                     done.set_result(None)
 
@@ -169,6 +218,7 @@ class RedisBus(EventBus):
                 if not self._position_known:
                     self.hub.position = await self._stream_end()
                     self._position_known = True
+                    self._follow()
                 elif check_gap and not await self._covers(self.hub.position):
                     log.warning(
                         "events: events were trimmed while Redis was unreachable; "
@@ -181,6 +231,9 @@ class RedisBus(EventBus):
             except _ERRORS as exc:
                 if not check_gap:
                     log.warning("events: cannot read from Redis (%s); retrying", exc)
+                # Revocations published meanwhile may only be read later (or never, if trimmed):
+                # until then, cached token generations expire by age again.
+                self._following = False
                 check_gap = True
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
@@ -188,12 +241,18 @@ class RedisBus(EventBus):
             backoff = 0.05
             for entry_id, fields in _entries(reply):
                 try:
-                    delivery = decode_entry(entry_id, fields)
+                    revocation = decode_revocation(fields)
+                    delivery = None if revocation is not None else decode_entry(entry_id, fields)
                 except (KeyError, ValueError, msgspec.DecodeError):
                     log.error("events: skipping unreadable stream entry %r", entry_id)
                     self.hub.position = max(self.hub.position, StreamId.parse(entry_id))
                     continue
-                self.hub.dispatch(delivery)
+                if delivery is not None:
+                    self.hub.dispatch(delivery)
+                elif revocation is not None:
+                    self.hub.revoke(revocation)
+                    self.hub.position = max(self.hub.position, StreamId.parse(entry_id))
+            self._follow()  # caught up with everything published before this read (revocations too)
 
     async def _stream_end(self) -> StreamId:
         try:
@@ -238,7 +297,7 @@ class RedisBus(EventBus):
             covered = bool(entries) and StreamId.parse(entries[0][0]) == after
         deliveries = []
         for entry_id, fields in entries:
-            if StreamId.parse(entry_id) > after:
+            if StreamId.parse(entry_id) > after and _REVOKED_FIELD not in fields:
                 try:
                     deliveries.append(decode_entry(entry_id, fields))
                 except (KeyError, ValueError, msgspec.DecodeError):

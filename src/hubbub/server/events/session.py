@@ -170,10 +170,13 @@ class EventSession:
         last_id: StreamId | None,
         heartbeat: float,
         expires_at: float | None = None,
+        generation: int | None = None,
         send_timeout: float | None = None,
     ) -> None:
         self.bus = bus
         self.user_id = user_id
+        self.generation = generation
+        """The token's generation: a revocation of it ends the session (`Hub.revoke`)."""
         self.last_id = last_id
         self.heartbeat = heartbeat
         self.expires_at = expires_at
@@ -187,7 +190,7 @@ class EventSession:
         reading; the transport is closed by the caller).
         """
         hub = self.bus.hub
-        subscriber = hub.subscribe(self.user_id)
+        subscriber = hub.subscribe(self.user_id, self.generation)
         task = asyncio.current_task()
         assert task is not None
         watchdog = _Watchdog(self, subscriber, task)

@@ -449,7 +449,12 @@ function connectEvents() {
   });
   on("connected", () => setStatus(true));
   on("disconnect", (d) => {
-    if (d.reason === "tokenExpired") { source.close(); signOut("Your access token has expired."); }
+    const ended = {
+      tokenExpired: "Your access token has expired.",
+      tokenRevoked: "Your access token has been revoked.",
+      identityDeleted: "Your identity has been deleted.",
+    }[d.reason];
+    if (ended) { source.close(); signOut(ended); }
   });
   on("resyncRequired", () => { loadThreads(); if (state.threadId) openThread(state.threadId); });
   on("chatMessageReceived", (d) => {

@@ -77,6 +77,11 @@ def to_micros(value: dt.datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+MIN_MICROS = to_micros(dt.datetime(1, 1, 1, tzinfo=dt.UTC))
+MAX_MICROS = to_micros(dt.datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=dt.UTC))
+"""The instants a response can render (`format_micros`): a stored time outside them is refused."""
+
+
 # -- Identifiers (§4) ------------------------------------------------------------------------------
 
 

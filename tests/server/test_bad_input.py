@@ -85,6 +85,29 @@ def world(acs: Acs, raw: RawApi) -> World:
 Case = Callable[[World], httpx.Response]
 
 
+def sync_state(**state: Any) -> str:
+    """A forged paging token, encoded the way the server encodes its own (see `next_link`)."""
+    text = json.dumps({**state, "n": 1, "v": "2024-03-07"}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def raw_sync_state(text: str) -> str:
+    """A paging token around JSON text that `json.dumps` cannot write (`1e400`)."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def next_page(path: str, token: str) -> Case:
+    """A nextLink request as the SDKs send it: syncState and maxPageSize, no other parameter."""
+    return lambda w: w.chat("GET", path.format(t=w.thread), params={"syncState": token, "maxPageSize": "1"})
+
+
+def deep_json(depth: int) -> bytes:
+    return b'{"topic": "deep", "extra": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+NUL = "a\\u0000b"  # the JSON escape, six characters: json.dumps would write it too
+
+
 def forged_payload(w: World) -> str:
     header, _payload, signature = w.alice.token.split(".")
     claims = token_claims(w.alice.token)
@@ -231,6 +254,190 @@ CHAT_CASES: dict[str, tuple[Case, tuple[int, ...]]] = {
     ),
     "list-start-time-garbage": (
         lambda w: w.chat("GET", f"/chat/threads/{w.thread}/messages", params={"startTime": "last tuesday"}),
+        (400,),
+    ),
+    # -- integers past what a store column holds (skip is int32 in the swagger)
+    **{
+        f"{name}-skip-{label}": (
+            lambda w, path=path, value=value: w.chat("GET", f"/chat/threads/{w.thread}/{path}", params={"skip": value}),
+            (400,),
+        )
+        for name, path in (("participants", "participants"), ("receipts", "readReceipts"))
+        for label, value in (("1e30", str(10**30)), ("2e63", str(2**63)), ("2e31", str(2**31)))
+    },
+    "list-max-page-size-1e30": (
+        lambda w: w.chat("GET", f"/chat/threads/{w.thread}/participants", params={"maxPageSize": str(10**30)}),
+        (400,),
+    ),
+    # -- forged paging tokens (syncState): untrusted input, like any other parameter
+    **{
+        f"sync-state-{name}-{label}": (next_page(path, token), (400,))
+        for name, path, field in (
+            ("participants", "/chat/threads/{t}/participants", "k"),
+            ("receipts", "/chat/threads/{t}/readReceipts", "k"),
+            ("messages", "/chat/threads/{t}/messages", "s"),
+            ("messages-time", "/chat/threads/{t}/messages", "t"),
+            ("threads-after", "/chat/threads", "a"),
+        )
+        for label, token in (
+            ("string", sync_state(**{field: "ten", "i": "19:x@thread.v2"})),
+            ("1e30", sync_state(**{field: 10**30, "i": "19:x@thread.v2"})),
+            ("2e63", sync_state(**{field: 2**63, "i": "19:x@thread.v2"})),
+            ("1e400", raw_sync_state(f'{{"{field}":1e400,"i":"19:x@thread.v2","n":1,"v":"2024-03-07"}}')),
+            ("float", sync_state(**{field: 1.5, "i": "19:x@thread.v2"})),
+            ("bool", sync_state(**{field: True, "i": "19:x@thread.v2"})),
+        )
+    },
+    **{
+        f"sync-state-{name}-null": (next_page(path, sync_state(**{field: None, "i": "19:x@thread.v2"})), (400,))
+        for name, path, field in (
+            ("participants", "/chat/threads/{t}/participants", "k"),
+            ("receipts", "/chat/threads/{t}/readReceipts", "k"),
+            ("messages", "/chat/threads/{t}/messages", "s"),
+            ("threads-after", "/chat/threads", "a"),
+        )
+    },
+    "sync-state-threads-string-time": (next_page("/chat/threads", sync_state(t="2024-01-01T00:00:00Z")), (400,)),
+    "sync-state-threads-after-without-id": (next_page("/chat/threads", sync_state(a=1)), (400,)),
+    "sync-state-threads-id-number": (next_page("/chat/threads", sync_state(a=1, i=5)), (400,)),
+    "sync-state-threads-id-nul": (next_page("/chat/threads", sync_state(a=1, i="19:\x00@thread.v2")), (400,)),
+    "sync-state-page-size-string": (next_page("/chat/threads", raw_sync_state('{"n":"many"}')), (400,)),
+    "sync-state-page-size-1e30": (
+        next_page("/chat/threads", raw_sync_state('{"n":1000000000000000000000000000000}')),
+        (400,),
+    ),
+    "sync-state-version-number": (next_page("/chat/threads", raw_sync_state('{"n":1,"v":20240307}')), (400,)),
+    "sync-state-unknown-field": (next_page("/chat/threads", sync_state(x=1)), (400,)),
+    "sync-state-array": (next_page("/chat/threads", raw_sync_state("[1,2]")), (400,)),
+    "sync-state-deep": (next_page("/chat/threads", raw_sync_state("[" * 5000 + "]" * 5000)), (400,)),
+    "sync-state-not-base64": (next_page("/chat/threads", "!!!"), (400,)),
+    # -- U+0000: PostgreSQL cannot store it in text; both engines refuse it alike
+    "nul-in-content": (
+        lambda w: w.chat("POST", f"/chat/threads/{w.thread}/messages", content=f'{{"content": "{NUL}"}}'.encode()),
+        (400,),
+    ),
+    "nul-in-sender-display-name": (
+        lambda w: w.chat(
+            "POST",
+            f"/chat/threads/{w.thread}/messages",
+            content=f'{{"content": "x", "senderDisplayName": "{NUL}"}}'.encode(),
+        ),
+        (400,),
+    ),
+    "nul-in-message-metadata-value": (
+        lambda w: w.chat(
+            "POST",
+            f"/chat/threads/{w.thread}/messages",
+            content=f'{{"content": "x", "metadata": {{"k": "{NUL}"}}}}'.encode(),
+        ),
+        (400,),
+    ),
+    "nul-in-message-metadata-key": (
+        lambda w: w.chat(
+            "POST",
+            f"/chat/threads/{w.thread}/messages",
+            content=f'{{"content": "x", "metadata": {{"{NUL}": "v"}}}}'.encode(),
+        ),
+        (400,),
+    ),
+    "nul-in-edited-content": (
+        lambda w: w.chat(
+            "PATCH",
+            f"/chat/threads/{w.thread}/messages/{w.message}",
+            content=f'{{"content": "{NUL}"}}'.encode(),
+            content_type="application/merge-patch+json",
+        ),
+        (400,),
+    ),
+    "nul-in-topic": (lambda w: w.chat("POST", "/chat/threads", content=f'{{"topic": "{NUL}"}}'.encode()), (400,)),
+    "nul-in-updated-topic": (
+        lambda w: w.chat(
+            "PATCH",
+            f"/chat/threads/{w.thread}",
+            content=f'{{"topic": "{NUL}"}}'.encode(),
+            content_type="application/merge-patch+json",
+        ),
+        (400,),
+    ),
+    "nul-in-thread-metadata": (
+        lambda w: w.chat(
+            "POST",
+            "/chat/threads",
+            content=f'{{"topic": "x", "metadata": {{"k": "{NUL}"}}}}'.encode(),
+            api_version="2025-03-15",
+        ),
+        (400,),
+    ),
+    "nul-in-participant-display-name": (
+        lambda w: w.chat(
+            "POST",
+            f"/chat/threads/{w.thread}/participants/:add",
+            content=json.dumps({"participants": [{**participant(w.carol.id), "displayName": "a\x00b"}]}).encode(),
+        ),
+        (400,),
+    ),
+    "nul-in-participant-id": (
+        lambda w: w.chat(
+            "POST",
+            f"/chat/threads/{w.thread}/participants/:add",
+            content=json.dumps({"participants": [participant(w.carol.id + "\x00")]}).encode(),
+        ),
+        (400,),
+    ),
+    "nul-in-removed-id": (
+        lambda w: w.chat(
+            "POST",
+            f"/chat/threads/{w.thread}/participants/:remove",
+            content=json.dumps({"rawId": w.bob.id + "\x00"}).encode(),
+        ),
+        (400,),
+    ),
+    "nul-in-typing-name": (
+        lambda w: w.chat(
+            "POST", f"/chat/threads/{w.thread}/typing", content=f'{{"senderDisplayName": "{NUL}"}}'.encode()
+        ),
+        (400,),
+    ),
+    "nul-in-read-receipt-id": (
+        lambda w: w.chat("POST", f"/chat/threads/{w.thread}/readReceipts", content=b'{"chatMessageId": "1\\u0000"}'),
+        (400,),
+    ),
+    "nul-in-thread-id-path": (lambda w: w.chat("GET", "/chat/threads/19:a%00b@thread.v2"), (400,)),
+    "nul-in-thread-id-path-send": (
+        lambda w: w.chat("POST", "/chat/threads/%00/messages", json_body={"content": "x"}),
+        (400,),
+    ),
+    "nul-in-thread-id-path-participants": (lambda w: w.chat("GET", "/chat/threads/%00/participants"), (400,)),
+    "nul-in-message-id-path": (lambda w: w.chat("GET", f"/chat/threads/{w.thread}/messages/1%00"), (400,)),
+    # -- more inputs that used to reach a traceback
+    "message-id-unicode-digits": (lambda w: w.chat("GET", f"/chat/threads/{w.thread}/messages/%C2%B2"), (404,)),
+    "read-receipt-unicode-digits": (
+        lambda w: w.chat("POST", f"/chat/threads/{w.thread}/readReceipts", json_body={"chatMessageId": "\u00b2"}),
+        (404,),
+    ),
+    "deeply-nested-body": (
+        lambda w: w.chat(
+            "PATCH",
+            f"/chat/threads/{w.thread}",
+            content=deep_json(100_000),
+            content_type="application/merge-patch+json",
+        ),
+        (400,),
+    ),
+    "share-history-time-before-year-1": (
+        lambda w: w.chat(
+            "POST",
+            f"/chat/threads/{w.thread}/participants/:add",
+            json_body={"participants": [{**participant(w.carol.id), "shareHistoryTime": "0001-01-01T00:00:00+14:00"}]},
+        ),
+        (400,),
+    ),
+    "share-history-time-after-year-9999": (
+        lambda w: w.chat(
+            "POST",
+            f"/chat/threads/{w.thread}/participants/:add",
+            json_body={"participants": [{**participant(w.carol.id), "shareHistoryTime": "9999-12-31T23:59:59-14:00"}]},
+        ),
         (400,),
     ),
     # -- bad ids
@@ -422,6 +629,22 @@ IDENTITY_CASES: dict[str, tuple[Case, tuple[int, ...]]] = {
     ),
     "revoke-unknown-user": (lambda w: w.raw.identity("POST", f"/identities/{UNKNOWN_ID}/:revokeAccessTokens"), (404,)),
     "identity-unknown-api-version": (lambda w: w.raw.identity("POST", "/identities", api_version="1999-01-01"), (400,)),
+    "nul-in-identity-id-path": (
+        lambda w: w.raw.identity("POST", "/identities/8:acs:a%00b/:issueAccessToken", json_body={"scopes": ["chat"]}),
+        (400,),
+    ),
+    "nul-in-revoked-identity-id": (lambda w: w.raw.identity("POST", "/identities/%00/:revokeAccessTokens"), (400,)),
+    "nul-in-deleted-identity-id": (lambda w: w.raw.identity("DELETE", "/identities/8:acs:%00"), (400,)),
+    "nul-in-scope": (
+        lambda w: w.raw.identity("POST", "/identities", content=b'{"createTokenWithScopes": ["chat\\u0000"]}'),
+        (400,),
+    ),
+    "expires-in-minutes-1e30": (
+        lambda w: w.raw.identity(
+            "POST", "/identities", json_body={"createTokenWithScopes": ["chat"], "expiresInMinutes": 10**30}
+        ),
+        (400,),
+    ),
     "teams-exchange-bad-json": (
         lambda w: w.raw.identity("POST", "/teamsUser/:exchangeAccessToken", content=b"["),
         (400,),
@@ -437,6 +660,41 @@ def test_identity_bad_input(world: World, case: str) -> None:
     assert world.snapshot() == before
     # nothing broke for the good callers
     assert world.chat("GET", f"/chat/threads/{world.thread}").status_code == 200
+
+
+def test_escaped_backslash_before_u0000_is_no_nul(world: World) -> None:
+    """The NUL check looks at decoded strings: `\\u0000` in JSON is a backslash and `u0000`."""
+    sent = world.chat("POST", f"/chat/threads/{world.thread}/messages", content=b'{"content": "C:\\\\u0000"}')
+    assert sent.status_code == 201, sent.text
+    got = world.chat("GET", f"/chat/threads/{world.thread}/messages/{sent.json()['id']}")
+    assert got.json()["content"]["message"] == "C:\\u0000"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_forged_paging_tokens_on_each_engine(server_factory: ServerFactory, engine: str) -> None:
+    """A real nextLink works; the same link with its numbers forged is a 400 on every page."""
+    hubbub = server_factory(engine)
+    acs = Acs(hubbub)
+    alice, bob, carol = acs.new_users(3)
+    raw = RawApi(hubbub)
+    try:
+        thread = acs.create_thread(alice, "paged", (bob, carol))
+        first = raw.chat("GET", f"/chat/threads/{thread}/participants", alice.token, params={"maxPageSize": "1"})
+        link = first.json()["nextLink"]
+        second = raw.client.get(link, headers={"Authorization": f"Bearer {alice.token}"})
+        assert second.status_code == 200, second.text
+        for forged in (sync_state(k=10**30), sync_state(k="1"), sync_state(k=None), raw_sync_state('{"k":1e400}')):
+            assert_acs_error(
+                raw.chat(
+                    "GET",
+                    f"/chat/threads/{thread}/participants",
+                    alice.token,
+                    params={"syncState": forged, "maxPageSize": "1"},
+                ),
+                400,
+            )
+    finally:
+        raw.close()
 
 
 def test_minted_token_assumption_holds(world: World) -> None:

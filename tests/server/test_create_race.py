@@ -23,7 +23,9 @@ RACERS = 5
 
 async def _race(nodes: list[HubbubServer], token: str, *, rounds: int = 3) -> None:
     clients = [
-        httpx.AsyncClient(base_url=node.http_url, trust_env=False, timeout=30, headers={"authorization": f"Bearer {token}"})
+        httpx.AsyncClient(
+            base_url=node.http_url, trust_env=False, timeout=30, headers={"authorization": f"Bearer {token}"}
+        )
         for node in nodes
     ]
     try:
@@ -31,7 +33,7 @@ async def _race(nodes: list[HubbubServer], token: str, *, rounds: int = 3) -> No
             request_id = str(uuid.uuid4())
             body = {"topic": f"race {request_id[:8]}"}
 
-            async def create(i: int, request_id: str = request_id) -> httpx.Response:
+            async def create(i: int, request_id: str = request_id, body: dict[str, str] = body) -> httpx.Response:
                 return await clients[i % len(clients)].post(
                     "/chat/threads",
                     params={"api-version": CHAT_API_VERSION},

@@ -110,7 +110,7 @@ class MessageService(Rules):
         return int(row["id"]), int(row["created_at"]), list(row["recipients"])
 
     async def _visible_message(self, db: Connection, access: Access, thread_id: str, message_id: str) -> Row:
-        if not message_id.isdigit() or len(message_id) > 18:
+        if not (message_id.isascii() and message_id.isdigit()) or len(message_id) > 18:
             raise NotFound(f"Message {message_id} does not exist.", target="chatMessageId")
         row = await message_store.get_message(db, thread_id, int(message_id))
         until = access.visible_until

@@ -254,5 +254,10 @@ def parse_participants(models: list[wire.ChatParticipantModel]) -> list[Particip
                 target=f"participants[{index}].communicationIdentifier",
             )
         share = None if model.share_history_time is None else wire.to_micros(model.share_history_time)
+        if share is not None and not wire.MIN_MICROS <= share <= wire.MAX_MICROS:
+            raise BadRequest(
+                "shareHistoryTime must lie between the years 1 and 9999 (UTC).",
+                target=f"participants[{index}].shareHistoryTime",
+            )
         specs.append(ParticipantSpec(raw_id, model.display_name, share, model.metadata))
     return specs

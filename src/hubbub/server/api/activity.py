@@ -17,6 +17,7 @@ from hubbub.server.api.http import (
     json_response,
     next_link,
     page_size,
+    path_id,
     read_body,
     read_cursor,
     skip_param,
@@ -27,7 +28,7 @@ async def send_typing(request: Request) -> Response:
     chat_version(request)
     caller = await chat_caller(request)
     app = hubbub(request)
-    thread_id = request.path_params["thread_id"]
+    thread_id = path_id(request, "thread_id", "chatThreadId")
     app.limiter.check("send_typing", user=caller, thread=thread_id)
     body = decode(await read_body(request), wire.SendTypingNotificationRequest, allow_empty=True)
     await app.messages.send_typing(thread_id, caller, body.sender_display_name)
@@ -38,7 +39,7 @@ async def send_read_receipt(request: Request) -> Response:
     chat_version(request)
     caller = await chat_caller(request)
     app = hubbub(request)
-    thread_id = request.path_params["thread_id"]
+    thread_id = path_id(request, "thread_id", "chatThreadId")
     app.limiter.check("send_read_receipt", user=caller, thread=thread_id)
     body = decode(await read_body(request), wire.SendReadReceiptRequest)
     await app.messages.send_read_receipt(thread_id, caller, body.chat_message_id)
@@ -50,10 +51,10 @@ async def list_read_receipts(request: Request) -> Response:
     version = chat_version(request, cursor)
     caller = await chat_caller(request)
     app = hubbub(request)
-    thread_id = request.path_params["thread_id"]
+    thread_id = path_id(request, "thread_id", "chatThreadId")
     app.limiter.check("list_read_receipts", user=caller, thread=thread_id)
     size = page_size(request, cursor)
-    skip = int(cursor["k"]) if cursor and "k" in cursor else skip_param(request)
+    skip = skip_param(request, cursor)
     rows = await app.messages.list_read_receipts(thread_id, caller, skip=skip, limit=size + 1)
     body: dict[str, object] = {"value": [shapes.read_receipt(r) for r in rows[:size]]}
     if len(rows) > size:

@@ -7,10 +7,11 @@ import binascii
 import datetime as dt
 import functools
 import json
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import msgspec
+from msgspec import UNSET, UnsetType
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
@@ -55,26 +56,62 @@ async def read_body(request: Request) -> bytes:
 
 
 def decode(body: bytes, model: type[T], *, allow_empty: bool = False) -> T:
-    """Decode and validate a JSON body into a wire struct; any mismatch is a 400 naming the field."""
+    """Decode and validate a JSON body into a wire struct; any mismatch is a 400 naming the field.
+
+    Strings holding U+0000 are refused here too: PostgreSQL cannot store them in text columns, and
+    SQLite must answer the same.
+    """
     if not body.strip():
         if allow_empty:
             return msgspec.json.decode(b"{}", type=model)
         raise BadRequest("The request body is required.")
     try:
-        return msgspec.json.decode(body, type=model)
+        value = msgspec.json.decode(body, type=model)
     except msgspec.ValidationError as exc:
         raise BadRequest(f"Invalid request body: {exc}") from exc
     except msgspec.DecodeError as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BadRequest("The request body is nested too deeply.") from exc
+    if b"\\u0000" in body:  # cheap test first; the walk tells an escaped backslash from a NUL
+        _refuse_nul(msgspec.json.decode(body), "")
+    return value
+
+
+def check_text(value: str, target: str) -> str:
+    """`value`, unless it holds U+0000 (400): no engine-specific answer for a NUL anywhere."""
+    if "\x00" in value:
+        raise BadRequest(f"{target or 'The request body'} must not contain NUL characters (U+0000).", target=target)
+    return value
+
+
+def _refuse_nul(value: Any, path: str) -> None:
+    if isinstance(value, str):
+        check_text(value, path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key, path)
+            _refuse_nul(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul(item, f"{path}[{index}]")
 
 
 def body_keys(body: bytes) -> set[str]:
-    """Top-level keys present in a JSON object body (for merge-patch: absent vs. null)."""
+    """Top-level keys present in a JSON object body (for merge-patch: absent vs. null).
+
+    Only called on a body `decode` accepted, so it is a JSON object of bounded depth.
+    """
     try:
-        value = json.loads(body or b"{}")
-    except ValueError:
+        value = msgspec.json.decode(body or b"{}", type=dict[str, msgspec.Raw])
+    except (msgspec.DecodeError, RecursionError):
         return set()
-    return set(value) if isinstance(value, dict) else set()
+    return set(value)
+
+
+def path_id(request: Request, name: str, target: str) -> str:
+    """A path parameter (thread, message or identity id), refused (400) when it holds U+0000."""
+    return check_text(request.path_params[name], target)
 
 
 # -- api-version ---------------------------------------------------------------------------------
@@ -151,56 +188,95 @@ async def verify_hmac(request: Request, body: bytes) -> None:
 
 # -- paging ---------------------------------------------------------------------------------------
 
+MAX_INT32 = 2**31 - 1
+"""`maxPageSize` and `skip` are int32 in the swaggers: larger values are a 400, on every engine."""
+_Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+_Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 
-def page_size(request: Request, cursor: dict[str, Any] | None = None) -> int:
+
+class Cursor(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The paging state a nextLink carries in `syncState`.
+
+    It comes back from the client, so it is untrusted input: every field is typed and bounded
+    (a 64-bit integer fits both engines), a field the server never writes as null must not be
+    null, and anything else makes the token invalid (400).
+    """
+
+    n: Annotated[int, msgspec.Meta(ge=1, le=MAX_INT32)] | UnsetType = UNSET
+    """page size"""
+    v: str | UnsetType = UNSET
+    """api-version"""
+    k: _Count | UnsetType = UNSET
+    """skip (participants, read receipts)"""
+    t: _Int64 | None = None
+    """startTime in µs (threads, messages); null when the first page had none"""
+    a: _Int64 | UnsetType = UNSET
+    """last_message_at of the last thread on the previous page"""
+    i: str | UnsetType = UNSET
+    """id of the last thread on the previous page"""
+    s: _Count | UnsetType = UNSET
+    """sequence id of the last message on the previous page"""
+
+
+def page_size(request: Request, cursor: Cursor | None = None) -> int:
     app = hubbub(request)
     raw = request.query_params.get("maxPageSize")
-    if raw is None and cursor is not None:
-        raw = str(cursor.get("n", ""))
+    if raw is None and cursor is not None and isinstance(cursor.n, int):
+        raw = str(cursor.n)
     if not raw:
         return app.settings.limits.default_page_size
-    try:
-        size = int(raw)
-    except ValueError as exc:
-        raise BadRequest(f"maxPageSize must be an integer; got {raw!r}.", target="maxPageSize") from exc
+    size = _int_param(raw, "maxPageSize")
     if size < 1:
         raise BadRequest("maxPageSize must be at least 1.", target="maxPageSize")
     return min(size, app.settings.limits.max_page_size)
 
 
-def skip_param(request: Request) -> int:
-    raw = request.query_params.get("skip") or "0"
+def _int_param(raw: str, name: str) -> int:
+    """A query parameter as an int32 (the swaggers' type); anything else is a 400."""
     try:
-        skip = int(raw)
+        value = int(raw)
     except ValueError as exc:
-        raise BadRequest(f"skip must be an integer; got {raw!r}.", target="skip") from exc
+        raise BadRequest(f"{name} must be an integer; got {raw[:40]!r}.", target=name) from exc
+    if not -MAX_INT32 - 1 <= value <= MAX_INT32:
+        raise BadRequest(f"{name} must be a 32-bit integer; got {raw[:40]!r}.", target=name)
+    return value
+
+
+def skip_param(request: Request, cursor: Cursor | None = None) -> int:
+    if cursor is not None and isinstance(cursor.k, int):
+        return cursor.k
+    skip = _int_param(request.query_params.get("skip") or "0", "skip")
     if skip < 0:
         raise BadRequest("skip must not be negative.", target="skip")
     return skip
 
 
-def start_time_param(request: Request) -> int | None:
+def start_time_param(request: Request, cursor: Cursor | None = None) -> int | None:
+    if cursor is not None:
+        return cursor.t
     raw = request.query_params.get("startTime")
     if not raw:
         return None
     try:
         return wire.to_micros(wire.parse_datetime(raw))
-    except ValueError as exc:
-        raise BadRequest(f"startTime is not an ISO 8601 date-time: {raw!r}.", target="startTime") from exc
+    except (ValueError, OverflowError) as exc:
+        raise BadRequest(f"startTime is not an ISO 8601 date-time: {raw[:60]!r}.", target="startTime") from exc
 
 
-def read_cursor(request: Request) -> dict[str, Any] | None:
+def read_cursor(request: Request) -> Cursor | None:
     """The paging state of a nextLink request (`syncState`), or None on a first page."""
     token = request.query_params.get("syncState")
     if not token:
         return None
     try:
-        value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (ValueError, binascii.Error) as exc:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        cursor = msgspec.json.decode(text, type=Cursor)
+    except (ValueError, binascii.Error, msgspec.DecodeError, RecursionError) as exc:
+        # msgspec.ValidationError is a DecodeError: a wrong type or an out-of-range number
         raise BadRequest("The paging token (syncState) is not valid.", target="syncState") from exc
-    if not isinstance(value, dict):
-        raise BadRequest("The paging token (syncState) is not valid.", target="syncState")
-    return value
+    if isinstance(cursor.i, str):
+        check_text(cursor.i, "syncState")
+    return cursor
 
 
 def next_link(request: Request, state: dict[str, Any], size: int, version: str) -> str:
@@ -211,6 +287,6 @@ def next_link(request: Request, state: dict[str, Any], size: int, version: str) 
     return f"{path}?{urlencode({'syncState': token, 'maxPageSize': size, 'api-version': version})}"
 
 
-def chat_version(request: Request, cursor: dict[str, Any] | None = None) -> str:
-    fallback = str(cursor["v"]) if cursor and "v" in cursor else None
+def chat_version(request: Request, cursor: Cursor | None = None) -> str:
+    fallback = cursor.v if cursor is not None and isinstance(cursor.v, str) else None
     return api_version(request, wire.CHAT_API_VERSIONS, fallback=fallback)

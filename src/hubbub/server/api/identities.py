@@ -13,6 +13,7 @@ from hubbub.server.api.http import (
     empty_response,
     hubbub,
     json_response,
+    path_id,
     read_body,
     verify_hmac,
 )
@@ -48,7 +49,7 @@ async def issue_token(request: Request) -> Response:
     app = hubbub(request)
     app.limiter.check("issue_token")
     body = decode(raw, wire.IssueTokenRequest, allow_empty=True)
-    token = await app.identity.issue_token(request.path_params["id"], body.scopes, body.expires_in_minutes)
+    token = await app.identity.issue_token(path_id(request, "id", "id"), body.scopes, body.expires_in_minutes)
     return json_response(_token_body(token))
 
 
@@ -56,7 +57,7 @@ async def revoke_tokens(request: Request) -> Response:
     await _authorised_body(request)
     app = hubbub(request)
     app.limiter.check("revoke_tokens")
-    await app.identity.revoke_tokens(request.path_params["id"])
+    await app.identity.revoke_tokens(path_id(request, "id", "id"))
     return empty_response(204)
 
 
@@ -64,7 +65,7 @@ async def delete_identity(request: Request) -> Response:
     await _authorised_body(request)
     app = hubbub(request)
     app.limiter.check("delete_identity")
-    await app.identity.delete_identity(request.path_params["id"])
+    await app.identity.delete_identity(path_id(request, "id", "id"))
     return empty_response(204)
 
 

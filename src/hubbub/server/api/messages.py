@@ -18,6 +18,7 @@ from hubbub.server.api.http import (
     json_response,
     next_link,
     page_size,
+    path_id,
     read_body,
     read_cursor,
     start_time_param,
@@ -28,7 +29,7 @@ async def send_message(request: Request) -> Response:
     chat_version(request)
     caller = await chat_caller(request)
     app = hubbub(request)
-    thread_id = request.path_params["thread_id"]
+    thread_id = path_id(request, "thread_id", "chatThreadId")
     app.limiter.check("message_change", thread=thread_id)
     body = decode(await read_body(request), wire.SendChatMessageRequest)
     message_id = await app.messages.send_message(
@@ -46,9 +47,9 @@ async def get_message(request: Request) -> Response:
     version = chat_version(request)
     caller = await chat_caller(request)
     app = hubbub(request)
-    thread_id = request.path_params["thread_id"]
+    thread_id = path_id(request, "thread_id", "chatThreadId")
     app.limiter.check("get_message", user=caller, thread=thread_id)
-    row = await app.messages.get_message(thread_id, caller, request.path_params["message_id"])
+    row = await app.messages.get_message(thread_id, caller, path_id(request, "message_id", "chatMessageId"))
     return json_response(shapes.message(row, version))
 
 
@@ -57,11 +58,11 @@ async def list_messages(request: Request) -> Response:
     version = chat_version(request, cursor)
     caller = await chat_caller(request)
     app = hubbub(request)
-    thread_id = request.path_params["thread_id"]
+    thread_id = path_id(request, "thread_id", "chatThreadId")
     app.limiter.check("list_messages", user=caller, thread=thread_id)
     size = page_size(request, cursor)
-    start = cursor.get("t") if cursor else start_time_param(request)
-    before = int(cursor["s"]) if cursor and "s" in cursor else None
+    start = start_time_param(request, cursor)
+    before = cursor.s if cursor is not None and isinstance(cursor.s, int) else None
     rows = await app.messages.list_messages(thread_id, caller, start_time=start, before_seq=before, limit=size + 1)
     body: dict[str, object] = {"value": [shapes.message(r, version) for r in rows[:size]]}
     if len(rows) > size:
@@ -73,14 +74,14 @@ async def update_message(request: Request) -> Response:
     chat_version(request)
     caller = await chat_caller(request)
     app = hubbub(request)
-    thread_id = request.path_params["thread_id"]
+    thread_id = path_id(request, "thread_id", "chatThreadId")
     app.limiter.check("message_change", thread=thread_id)
     raw = await read_body(request)
     body = decode(raw, wire.UpdateChatMessageRequest, allow_empty=True)
     await app.messages.update_message(
         thread_id,
         caller,
-        request.path_params["message_id"],
+        path_id(request, "message_id", "chatMessageId"),
         content=body.content,
         metadata=body.metadata,
         set_metadata="metadata" in body_keys(raw),
@@ -92,9 +93,9 @@ async def delete_message(request: Request) -> Response:
     chat_version(request)
     caller = await chat_caller(request)
     app = hubbub(request)
-    thread_id = request.path_params["thread_id"]
+    thread_id = path_id(request, "thread_id", "chatThreadId")
     app.limiter.check("message_change", thread=thread_id)
-    await app.messages.delete_message(thread_id, caller, request.path_params["message_id"])
+    await app.messages.delete_message(thread_id, caller, path_id(request, "message_id", "chatMessageId"))
     return empty_response(204)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -19,6 +17,7 @@ from hubbub.server.api.http import (
     json_response,
     next_link,
     page_size,
+    path_id,
     read_body,
     read_cursor,
     skip_param,
@@ -27,20 +26,14 @@ from hubbub.server.errors import BadRequest
 from hubbub.server.rules import parse_participants
 
 
-def _skip(request: Request, cursor: dict[str, Any] | None) -> int:
-    if cursor and "k" in cursor:
-        return int(cursor["k"])
-    return skip_param(request)
-
-
 async def list_participants(request: Request) -> Response:
     cursor = read_cursor(request)
     version = chat_version(request, cursor)
     caller = await chat_caller(request)
     app = hubbub(request)
-    thread_id = request.path_params["thread_id"]
+    thread_id = path_id(request, "thread_id", "chatThreadId")
     app.limiter.check("list_participants", user=caller, thread=thread_id)
-    size, skip = page_size(request, cursor), _skip(request, cursor)
+    size, skip = page_size(request, cursor), skip_param(request, cursor)
     rows = await app.participants.list_participants(thread_id, caller, skip=skip, limit=size + 1)
     body: dict[str, object] = {"value": [shapes.participant_row(r, version) for r in rows[:size]]}
     if len(rows) > size:
@@ -52,7 +45,7 @@ async def add_participants(request: Request) -> Response:
     chat_version(request)
     caller = await chat_caller(request)
     app = hubbub(request)
-    thread_id = request.path_params["thread_id"]
+    thread_id = path_id(request, "thread_id", "chatThreadId")
     app.limiter.check("participants_change", thread=thread_id)
     body = decode(await read_body(request), wire.AddChatParticipantsRequest)
     if not body.participants:
@@ -66,7 +59,7 @@ async def remove_participant(request: Request) -> Response:
     chat_version(request)
     caller = await chat_caller(request)
     app = hubbub(request)
-    thread_id = request.path_params["thread_id"]
+    thread_id = path_id(request, "thread_id", "chatThreadId")
     app.limiter.check("participants_change", thread=thread_id)
     body = decode(await read_body(request), wire.CommunicationIdentifierModel)
     raw_id = wire.identifier_raw_id(body)

@@ -19,6 +19,7 @@ from hubbub.server.api.http import (
     json_response,
     next_link,
     page_size,
+    path_id,
     read_body,
     read_cursor,
     start_time_param,
@@ -55,8 +56,12 @@ async def list_threads(request: Request) -> Response:
     app = hubbub(request)
     app.limiter.check("list_threads", user=caller)
     size = page_size(request, cursor)
-    start = cursor.get("t") if cursor else start_time_param(request)
-    after = (int(cursor["a"]), str(cursor["i"])) if cursor and "a" in cursor else None
+    start = start_time_param(request, cursor)
+    after = None
+    if cursor is not None and (isinstance(cursor.a, int) or isinstance(cursor.i, str)):
+        if not (isinstance(cursor.a, int) and isinstance(cursor.i, str)):
+            raise BadRequest("The paging token (syncState) is not valid.", target="syncState")
+        after = (cursor.a, cursor.i)
     rows = await app.chat.list_threads(caller, start_time=start, after=after, limit=size + 1)
     body: dict[str, object] = {"value": [shapes.thread_item(r) for r in rows[:size]]}
     if len(rows) > size:
@@ -72,7 +77,7 @@ async def get_thread(request: Request) -> Response:
     caller = await chat_caller(request)
     app = hubbub(request)
     app.limiter.check("get_thread", user=caller)
-    row = await app.chat.get_thread(request.path_params["thread_id"], caller)
+    row = await app.chat.get_thread(path_id(request, "thread_id", "chatThreadId"), caller)
     return json_response(shapes.thread_properties(row, version))
 
 
@@ -80,7 +85,7 @@ async def update_thread(request: Request) -> Response:
     version = chat_version(request)
     caller = await chat_caller(request)
     app = hubbub(request)
-    thread_id = request.path_params["thread_id"]
+    thread_id = path_id(request, "thread_id", "chatThreadId")
     app.limiter.check("update_thread", thread=thread_id)
     raw = await read_body(request)
     body = decode(raw, wire.UpdateChatThreadRequest, allow_empty=True)
@@ -104,7 +109,7 @@ async def delete_thread(request: Request) -> Response:
     caller = await chat_caller(request)
     app = hubbub(request)
     app.limiter.check("delete_thread", user=caller)
-    await app.chat.delete_thread(request.path_params["thread_id"], caller)
+    await app.chat.delete_thread(path_id(request, "thread_id", "chatThreadId"), caller)
     return empty_response(204)
 
 

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import hmac
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -31,6 +32,11 @@ MESSAGE_TYPES = ("text", "html")
 PAGE_SIZE = 200
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 ADMIN_HEADER = "x-admin-key"
+THREAD_ID = re.compile(r"19:[A-Za-z0-9._~-]{1,256}@thread\.[A-Za-z0-9]{1,16}")
+"""A chat thread id as ACS and Hubbub make them (`19:<id>@thread.v2`): nothing that could change
+the path of the upstream call (no `/`, `?`, `#`, `%`, `..` segment or control character)."""
+USER_ID = re.compile(r"8:[A-Za-z0-9._:~-]{1,500}")
+"""A Communication user id (`8:acs:<resource>_<guid>` and the other `8:` forms)."""
 
 
 @dataclasses.dataclass
@@ -86,6 +92,8 @@ async def json_body(request: Request) -> dict[str, Any]:
         value = json.loads(raw)
     except ValueError as exc:
         raise GatewayError(400, "The request body is not valid JSON.") from exc
+    except RecursionError as exc:
+        raise GatewayError(400, "The request body is nested too deeply.") from exc
     if not isinstance(value, dict):
         raise GatewayError(400, "The request body must be a JSON object.")
     return value
@@ -105,8 +113,17 @@ def text_field(values: Any, name: str, *, required: bool = True, max_length: int
 def user_field(values: Any, name: str) -> str:
     value = text_field(values, name, max_length=512)
     assert value is not None
-    if not value.startswith("8:"):
+    if not USER_ID.fullmatch(value):
         raise GatewayError(400, f'{name!r} must be a Communication user id ("8:acs:...").')
+    return value
+
+
+def thread_field(values: Any, name: str = "thread_id") -> str:
+    """A thread id, checked here: it becomes a path segment of the upstream call."""
+    value = text_field(values, name, max_length=512)
+    assert value is not None
+    if not THREAD_ID.fullmatch(value):
+        raise GatewayError(400, f'{name!r} must be a chat thread id ("19:...@thread.v2").')
     return value
 
 
@@ -156,9 +173,18 @@ def parse_since(raw: str | None) -> dt.datetime | None:
         return None
     try:
         value = dt.datetime.fromisoformat(raw.strip().replace(" ", "+"))
-    except ValueError as exc:
-        raise GatewayError(400, f"'since' is not an ISO 8601 date-time: {raw!r}.") from exc
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        # the SDK sends UTC: an instant that has none (year 1 at +14:00) is refused here, not there
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except (ValueError, OverflowError) as exc:
+        raise GatewayError(400, f"'since' is not an ISO 8601 date-time: {raw[:60]!r}.") from exc
+
+
+def expiry_text(expires_on: object) -> str:
+    """An access token's expiry as ISO 8601 UTC; the SDK gives epoch seconds or the ISO string."""
+    if isinstance(expires_on, str):
+        return iso_utc(dt.datetime.fromisoformat(expires_on.replace("Z", "+00:00")))
+    assert isinstance(expires_on, int | float), expires_on
+    return iso_utc(dt.datetime.fromtimestamp(expires_on, dt.UTC))
 
 
 def message_body(message: ChatMessage) -> dict[str, Any]:
@@ -206,7 +232,7 @@ async def create_identity(request: Request, gateway: Gateway) -> dict[str, Any]:
     return {
         "user_id": user.raw_id,
         "token": token.token,
-        "expires_on": iso_utc(dt.datetime.fromtimestamp(token.expires_on, dt.UTC)),
+        "expires_on": expiry_text(token.expires_on),
     }
 
 
@@ -227,11 +253,10 @@ async def add_user(request: Request, gateway: Gateway) -> dict[str, Any]:
     """Add `user2_id` as the caller (any participant of the thread; `user_id`, if given, must be
     the token's user)."""
     values = await json_body(request)
-    thread_id = text_field(values, "thread_id", max_length=512)
+    thread_id = thread_field(values)
     new_user = user_field(values, "user2_id")
     acting = user_field(values, "user_id") if values.get("user_id") is not None else None
     token, _ = await token_of(request, gateway, acting)
-    assert thread_id is not None
     async with thread_client(gateway, token, thread_id) as thread:
         failed = await thread.add_participants([ChatParticipant(identifier=CommunicationUserIdentifier(new_user))])
     if failed:
@@ -242,12 +267,12 @@ async def add_user(request: Request, gateway: Gateway) -> dict[str, Any]:
 @endpoint("POST")
 async def send_message(request: Request, gateway: Gateway) -> dict[str, Any]:
     values = await json_body(request)
-    thread_id = text_field(values, "thread_id", max_length=512)
+    thread_id = thread_field(values)
     user_id = user_field(values, "user_id")
     content = text_field(values, "message")
     display_name = text_field(values, "sender_display_name", required=False, max_length=256)
     token, _ = await token_of(request, gateway, user_id)
-    assert thread_id is not None and content is not None
+    assert content is not None
     async with thread_client(gateway, token, thread_id) as thread:
         sent = await thread.send_message(content, sender_display_name=display_name)
     return {"message": "Message sent successfully", "message_id": sent.id}
@@ -256,11 +281,10 @@ async def send_message(request: Request, gateway: Gateway) -> dict[str, Any]:
 @endpoint("GET")
 async def get_messages(request: Request, gateway: Gateway) -> dict[str, Any]:
     """What `user_id` received from others, newest first (optionally only since `since`)."""
-    thread_id = text_field(request.query_params, "thread_id", max_length=512)
+    thread_id = thread_field(request.query_params)
     user_id = user_field(request.query_params, "user_id")
     since = parse_since(request.query_params.get("since"))
     token, _ = await token_of(request, gateway, user_id)
-    assert thread_id is not None
     async with thread_client(gateway, token, thread_id) as thread:
         found = await chat_messages(thread, since)
     received = [m for m in found if m.sender is None or m.sender.raw_id != user_id]
@@ -270,10 +294,9 @@ async def get_messages(request: Request, gateway: Gateway) -> dict[str, Any]:
 @endpoint("GET")
 async def get_all_messages(request: Request, gateway: Gateway) -> dict[str, Any]:
     """The whole conversation as `user_id` sees it, oldest first."""
-    thread_id = text_field(request.query_params, "thread_id", max_length=512)
+    thread_id = thread_field(request.query_params)
     user_id = user_field(request.query_params, "user_id")
     token, _ = await token_of(request, gateway, user_id)
-    assert thread_id is not None
     async with thread_client(gateway, token, thread_id) as thread:
         found = await chat_messages(thread, None)
     found.sort(key=lambda m: (m.created_on, int(m.sequence_id or 0)))

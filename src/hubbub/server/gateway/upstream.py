@@ -69,7 +69,7 @@ def claimed_user_id(token: str) -> str:
     payload = parts[1].replace("-", "+").replace("_", "/")
     try:
         claims = json.loads(base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True))
-    except (ValueError, binascii.Error) as exc:
+    except (ValueError, binascii.Error, RecursionError) as exc:
         raise GatewayError(401, "The access token is not valid.") from exc
     skype_id = claims.get("skypeid") if isinstance(claims, dict) else None
     if not isinstance(skype_id, str) or not skype_id:

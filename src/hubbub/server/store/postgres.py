@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from hubbub.server.errors import Unavailable
-from hubbub.server.store.engine import Connection, Database, Row
+from hubbub.server.store.engine import Connection, Database, Row, refused_value
 
 T = TypeVar("T")
 _MIGRATION_LOCK_KEY = 0x4855_4242  # "HUBB": one migrating node at a time
@@ -34,15 +34,24 @@ class _PgConnection(Connection):
         self._conn = conn
 
     async def execute(self, sql: str, *args: Any) -> int:
-        status: str = await self._conn.execute(sql, *args)
+        try:
+            status: str = await self._conn.execute(sql, *args)
+        except asyncpg.exceptions.DataError as exc:
+            raise refused_value(exc) from exc
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self._conn.executemany(sql, rows)
+        try:
+            await self._conn.executemany(sql, rows)
+        except asyncpg.exceptions.DataError as exc:
+            raise refused_value(exc) from exc
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        rows: list[Row] = await self._conn.fetch(sql, *args)
+        try:
+            rows: list[Row] = await self._conn.fetch(sql, *args)
+        except asyncpg.exceptions.DataError as exc:
+            raise refused_value(exc) from exc
         return rows
 
 
@@ -74,8 +83,7 @@ class PostgresDatabase(Database):
         # One statement is its own transaction: no BEGIN and COMMIT round trips.
         try:
             async with self._pool.acquire() as conn:
-                rows: list[Row] = await conn.fetch(sql, *args)
-                return rows
+                return await _PgConnection(conn).fetch(sql, *args)
         except _DRIVER_ERRORS as exc:
             raise Unavailable(f"Database error: {exc}") from exc
 

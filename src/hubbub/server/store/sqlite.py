@@ -26,13 +26,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hubbub.server.errors import Unavailable
-from hubbub.server.store.engine import Connection, Database, Row
+from hubbub.server.store.engine import Connection, Database, Row, refused_value
 
 T = TypeVar("T")
 Body = Callable[[Connection], Awaitable[T]]
 log = logging.getLogger("hubbub.store")
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _MAX_BATCH = 256
+_REFUSED = (OverflowError, UnicodeEncodeError, sqlite3.DataError)
+"""What sqlite3 raises for a value it cannot bind: an int past 64 bits, a lone surrogate, a huge blob."""
 
 
 @functools.lru_cache(maxsize=512)
@@ -68,13 +70,22 @@ class _DirectConnection(Connection):
         self._conn = conn
 
     async def execute(self, sql: str, *args: Any) -> int:
-        return self._conn.execute(_to_sqlite(sql), args).rowcount
+        try:
+            return self._conn.execute(_to_sqlite(sql), args).rowcount
+        except _REFUSED as exc:
+            raise refused_value(exc) from exc
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._conn.executemany(_to_sqlite(sql), rows)
+        try:
+            self._conn.executemany(_to_sqlite(sql), rows)
+        except _REFUSED as exc:
+            raise refused_value(exc) from exc
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        rows: list[Row] = self._conn.execute(_to_sqlite(sql), args).fetchall()
+        try:
+            rows: list[Row] = self._conn.execute(_to_sqlite(sql), args).fetchall()
+        except _REFUSED as exc:
+            raise refused_value(exc) from exc
         return rows
 
 

@@ -3,6 +3,11 @@
 Request and response bodies of the Chat (2024-03-07 / 2025-03-15) and Identity (2023-10-01) APIs,
 as `msgspec` structs, plus the identifier and date-time conventions of the wire protocol
 (`shared/spec/acs-wire-protocol.md` §2.2, §4, §5, §8). Nothing here does I/O.
+
+The server decodes requests into these structs and renders identifiers and date-times with these
+functions; the SDK (`hubbub._sdk`) builds its requests from the same structs, reads raw ids with
+`parse_raw_id` and takes its api-versions from here. So this module imports only the standard
+library and msgspec (an SDK dependency), never the server.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import msgspec
 
@@ -58,12 +63,36 @@ def format_micros(micros: int) -> str:
     return _utc_second(seconds) + "Z"
 
 
-def parse_datetime(text: str) -> dt.datetime:
-    """Parse an ISO 8601 date-time as the SDKs send it; a value without offset is UTC.
+def format_request_datetime(value: dt.datetime) -> str:
+    """Render a date-time the way the official SDKs send it (msrest iso-8601): UTC, `Z` suffix,
+    3 to 6 fraction digits. A naive value is taken as UTC.
+
+    The service (`format_datetime`) drops a zero fraction; the SDKs never do. Both forms are
+    ISO 8601, and `parse_datetime` reads either.
+    """
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    fraction = f"{value.microsecond:06d}".rstrip("0").ljust(3, "0")
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + fraction + "Z"
+
+
+def parse_iso_datetime(text: str) -> dt.datetime:
+    """Read an ISO 8601 date-time as it appears in a JSON body (up to 7 fraction digits, as .NET
+    writes them); a value without offset stays naive, as the official SDK's `isodate` leaves it.
 
     Raises `ValueError` for anything else.
     """
-    value = dt.datetime.fromisoformat(text.strip().replace(" ", "+"))
+    return dt.datetime.fromisoformat(text)
+
+
+def parse_datetime(text: str) -> dt.datetime:
+    """Parse an ISO 8601 date-time as the SDKs send it, in a body or a query string; a value
+    without offset is UTC, and a space where the offset's `+` was (a query string decoded it)
+    reads as `+`.
+
+    Raises `ValueError` for anything else.
+    """
+    value = parse_iso_datetime(text.strip().replace(" ", "+"))
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return value
@@ -117,75 +146,118 @@ class CommunicationIdentifierModel(msgspec.Struct, omit_defaults=True, rename="c
     microsoft_teams_app: MicrosoftTeamsAppModel | None = None
 
 
-_TEAMS_USER_PREFIXES = {"8:orgid:": "public", "8:dod:": "dod", "8:gcch:": "gcch", "8:teamsvisitor:": None}
-_TEAMS_APP_PREFIXES = {"28:orgid:": "public", "28:dod:": "dod", "28:gcch:": "gcch"}
-_ACS_USER_PREFIXES = ("8:acs:", "8:dod-acs:", "8:gcch-acs:", "8:spool:")
+PHONE_NUMBER_PREFIX = "4:"
+ACS_USER_PREFIXES = ("8:acs:", "8:dod-acs:", "8:gcch-acs:", "8:spool:")
+"""Communication users (public, DoD and GCCH clouds, and `spool` users); the raw id is the id."""
+TEAMS_USER_ANONYMOUS_PREFIX = "8:teamsvisitor:"
+TEAMS_USER_PREFIXES = {"public": "8:orgid:", "dod": "8:dod:", "gcch": "8:gcch:"}
+TEAMS_APP_PREFIXES = {"public": "28:orgid:", "dod": "28:dod:", "gcch": "28:gcch:"}
+"""Teams users and apps by cloud (the wire's lower-case `cloud` values)."""
+
+_TEAMS_USER_CLOUDS = {prefix: cloud for cloud, prefix in TEAMS_USER_PREFIXES.items()}
+_TEAMS_APP_CLOUDS = {prefix: cloud for cloud, prefix in TEAMS_APP_PREFIXES.items()}
+
+
+class RawId(NamedTuple):
+    """What a raw id says (spec §4.1): its `kind`, the id inside it and, for Teams, the cloud."""
+
+    kind: str
+    """`communicationUser`, `phoneNumber`, `microsoftTeamsUser`, `microsoftTeamsApp` or `unknown`."""
+    value: str
+    """The user id (the whole raw id), phone number, Teams user id or app id; the raw id if unknown."""
+    cloud: str | None = None
+    """`public`, `dod` or `gcch` for a Teams user or app, else None (also for an anonymous user)."""
+    is_anonymous: bool = False
+    """True for a Teams visitor (`8:teamsvisitor:`)."""
+
+
+def parse_raw_id(raw_id: str) -> RawId:
+    """Split a raw id by its prefix. Every prefix is `<n>:<name>:`, except a phone number's `4:`."""
+    if raw_id.startswith(PHONE_NUMBER_PREFIX):
+        return RawId("phoneNumber", raw_id[len(PHONE_NUMBER_PREFIX) :])
+    first, sep, rest = raw_id.partition(":")
+    name, sep2, suffix = rest.partition(":")
+    if not (sep and sep2):
+        return RawId("unknown", raw_id)
+    prefix = f"{first}:{name}:"
+    if prefix in ACS_USER_PREFIXES:
+        return RawId("communicationUser", raw_id)
+    if prefix == TEAMS_USER_ANONYMOUS_PREFIX:
+        return RawId("microsoftTeamsUser", suffix, is_anonymous=True)
+    if prefix in _TEAMS_USER_CLOUDS:
+        return RawId("microsoftTeamsUser", suffix, _TEAMS_USER_CLOUDS[prefix])
+    if prefix in _TEAMS_APP_CLOUDS:
+        return RawId("microsoftTeamsApp", suffix, _TEAMS_APP_CLOUDS[prefix])
+    return RawId("unknown", raw_id)
+
+
+def phone_number_raw_id(value: str) -> str:
+    """The raw id of a phone number (`value` as given: the caller decides about a leading `+`)."""
+    return PHONE_NUMBER_PREFIX + value
+
+
+def teams_user_raw_id(user_id: str, *, cloud: str = "public", is_anonymous: bool = False) -> str:
+    """The raw id of a Teams user; an unknown cloud is the public one."""
+    if is_anonymous:
+        return TEAMS_USER_ANONYMOUS_PREFIX + user_id
+    return TEAMS_USER_PREFIXES.get(cloud, TEAMS_USER_PREFIXES["public"]) + user_id
+
+
+def teams_app_raw_id(app_id: str, *, cloud: str = "public") -> str:
+    """The raw id of a Teams app; an unknown cloud is the public one."""
+    return TEAMS_APP_PREFIXES.get(cloud, TEAMS_APP_PREFIXES["public"]) + app_id
 
 
 def identifier_kind(raw_id: str) -> str:
     """The `kind` of an identifier, from its raw id prefix."""
-    if raw_id.startswith(_ACS_USER_PREFIXES):
-        return "communicationUser"
-    if raw_id.startswith("4:"):
-        return "phoneNumber"
-    if raw_id.startswith(tuple(_TEAMS_USER_PREFIXES)):
-        return "microsoftTeamsUser"
-    if raw_id.startswith(tuple(_TEAMS_APP_PREFIXES)):
-        return "microsoftTeamsApp"
-    return "unknown"
+    return parse_raw_id(raw_id).kind
+
+
+def identifier_model(raw_id: str) -> CommunicationIdentifierModel:
+    """The response form of an identifier: `rawId`, `kind` and the typed object the raw id names."""
+    parsed = parse_raw_id(raw_id)
+    model = CommunicationIdentifierModel(raw_id=raw_id, kind=parsed.kind)
+    if parsed.kind == "communicationUser":
+        model.communication_user = CommunicationUserModel(id=raw_id)
+    elif parsed.kind == "phoneNumber":
+        model.phone_number = PhoneNumberModel(value=parsed.value)
+    elif parsed.kind == "microsoftTeamsUser":
+        model.microsoft_teams_user = MicrosoftTeamsUserModel(
+            user_id=parsed.value, is_anonymous=parsed.is_anonymous, cloud=parsed.cloud or "public"
+        )
+    elif parsed.kind == "microsoftTeamsApp":
+        model.microsoft_teams_app = MicrosoftTeamsAppModel(app_id=parsed.value, cloud=parsed.cloud)
+    return model
 
 
 def identifier_to_wire(raw_id: str) -> dict[str, Any]:
-    """The response form of an identifier: `rawId`, `kind` and the nested typed object.
+    """`identifier_model` as a JSON-ready dict.
 
-    Both SDKs need it: Python reads the user id from `rawId`, JS from `communicationUser.id`.
+    Both SDKs need the typed object: Python reads the user id from `rawId`, JS from `communicationUser.id`.
     """
-    kind = identifier_kind(raw_id)
-    body: dict[str, Any] = {"rawId": raw_id, "kind": kind}
-    if kind == "communicationUser":
-        body["communicationUser"] = {"id": raw_id}
-    elif kind == "phoneNumber":
-        body["phoneNumber"] = {"value": raw_id[2:]}
-    elif kind == "microsoftTeamsUser":
-        for prefix, cloud in _TEAMS_USER_PREFIXES.items():
-            if raw_id.startswith(prefix):
-                body["microsoftTeamsUser"] = {
-                    "userId": raw_id[len(prefix) :],
-                    "isAnonymous": cloud is None,
-                    "cloud": cloud or "public",
-                }
-                break
-    elif kind == "microsoftTeamsApp":
-        for prefix, cloud in _TEAMS_APP_PREFIXES.items():
-            if raw_id.startswith(prefix):
-                body["microsoftTeamsApp"] = {"appId": raw_id[len(prefix) :], "cloud": cloud}
-                break
-    return body
+    return cast(dict[str, Any], msgspec.to_builtins(identifier_model(raw_id)))
 
 
 def identifier_raw_id(model: CommunicationIdentifierModel) -> str | None:
     """The raw id an identifier model names, derived from its typed form when `rawId` is absent.
 
-    Returns None when the model names nothing usable.
+    Returns None when the model names nothing usable. Clouds are read case-insensitively, and a
+    phone number's leading `+` is dropped.
     """
     if model.raw_id:
         return model.raw_id
     if model.communication_user is not None:
         return model.communication_user.id or None
     if model.phone_number is not None:
-        return "4:" + model.phone_number.value.lstrip("+") if model.phone_number.value else None
+        value = model.phone_number.value
+        return phone_number_raw_id(value.lstrip("+")) if value else None
     if model.microsoft_teams_user is not None:
         user = model.microsoft_teams_user
-        if user.is_anonymous:
-            return "8:teamsvisitor:" + user.user_id
         cloud = (user.cloud or "public").lower()
-        prefix = {"public": "8:orgid:", "dod": "8:dod:", "gcch": "8:gcch:"}.get(cloud, "8:orgid:")
-        return prefix + user.user_id
+        return teams_user_raw_id(user.user_id, cloud=cloud, is_anonymous=bool(user.is_anonymous))
     if model.microsoft_teams_app is not None:
         app = model.microsoft_teams_app
-        cloud = (app.cloud or "public").lower()
-        prefix = {"public": "28:orgid:", "dod": "28:dod:", "gcch": "28:gcch:"}.get(cloud, "28:orgid:")
-        return prefix + app.app_id
+        return teams_app_raw_id(app.app_id, cloud=(app.cloud or "public").lower())
     return None
 
 

@@ -6,11 +6,16 @@ body splits into items and the continuation token.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote, urlencode, urljoin, urlparse
+
+import msgspec
+
+from hubbub import wire
 
 from .errors import ResponseView, decode_error, error_for_response
 
@@ -50,9 +55,18 @@ class Call:
         return url
 
 
-def json_body(value: Mapping[str, Any]) -> bytes:
-    """A JSON request body, serialized like the official SDK (`json.dumps`, None values dropped)."""
-    return json.dumps({k: v for k, v in value.items() if v is not None}).encode("utf-8")
+def json_body(value: msgspec.Struct) -> bytes:
+    """A `wire` request struct as the official SDK serializes its body: `json.dumps` (so the same
+    bytes), None fields left out, date-times in `wire.format_request_datetime` form.
+    """
+    fields = msgspec.to_builtins(value, builtin_types=(dt.datetime,))
+    return json.dumps({k: v for k, v in fields.items() if v is not None}, default=_json_default).encode("utf-8")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return wire.format_request_datetime(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def segment(value: str) -> str:

@@ -13,6 +13,10 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any, cast
 
+import msgspec
+
+from hubbub import wire
+
 from .calls import JSON_CONTENT_TYPE, MERGE_PATCH_CONTENT_TYPE, Call, json_body, json_of, query, segment
 from .chat_models import (
     ChatMessage,
@@ -21,13 +25,12 @@ from .chat_models import (
     ChatThreadProperties,
     CreateChatThreadResult,
     SendChatMessageResult,
-    format_datetime,
     pair_errors,
 )
 from .errors import ResponseView
 from .identifiers import CommunicationIdentifier, serialize_identifier
 
-CHAT_API_VERSION = "2024-03-07"
+CHAT_API_VERSION = wire.CHAT_DEFAULT_API_VERSION
 """The api-version azure-communication-chat 1.3.0 sends."""
 
 SDK_MONIKER = "communication-chat/0.1.0 (hubbub)"
@@ -63,7 +66,7 @@ def _metadata(value: Mapping[str, Any] | None) -> dict[str, str] | None:
 def _post(
     path: str,
     api_version: str,
-    body: Mapping[str, Any],
+    body: msgspec.Struct,
     *,
     expected: int,
     safe: bool = False,
@@ -81,7 +84,7 @@ def _post(
     )
 
 
-def _patch(path: str, api_version: str, body: Mapping[str, Any]) -> Call:
+def _patch(path: str, api_version: str, body: msgspec.Struct) -> Call:
     return Call(
         "PATCH",
         path,
@@ -96,13 +99,25 @@ def _list(path: str, *pairs: tuple[str, Any]) -> Call:
     return Call("GET", path, query(*pairs), expected=200, safe=True)
 
 
-def _start_time(value: dt.datetime | str | None) -> str | None:
-    """msrest's iso-8601: a datetime (naive is UTC) or an ISO-8601 string, written in UTC."""
-    if value is None:
-        return None
+def _datetime(value: dt.datetime | str) -> dt.datetime:
+    """msrest's iso-8601 argument: a datetime (naive is UTC) or an ISO-8601 string."""
     if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return format_datetime(value)
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value
+
+
+def _start_time(value: dt.datetime | str | None) -> str | None:
+    return None if value is None else wire.format_request_datetime(_datetime(value))
+
+
+def participant_model(participant: ChatParticipant) -> wire.ChatParticipantModel:
+    """The request form of a participant."""
+    display_name, share_history_time = participant.display_name, participant.share_history_time
+    return wire.ChatParticipantModel(
+        communication_identifier=serialize_identifier(participant.identifier),
+        display_name=None if display_name is None else str(display_name),
+        share_history_time=None if share_history_time is None else _datetime(share_history_time),
+    )
 
 
 # -- ChatClient ---------------------------------------------------------------------------------
@@ -118,11 +133,11 @@ def create_chat_thread(
     if not topic:
         raise ValueError("topic cannot be None.")
     token = text(idempotency_token) if idempotency_token is not None else str(uuid.uuid4())
-    participants = [p._to_wire() for p in thread_participants or []]
+    participants = [participant_model(p) for p in thread_participants or []]
     return _post(
         "/chat/threads",
         api_version,
-        {"topic": text(topic), "participants": participants},
+        wire.CreateChatThreadRequest(topic=text(topic), participants=participants),
         expected=201,
         safe=True,
         headers={"repeatability-request-id": token},
@@ -167,7 +182,7 @@ def get_chat_thread_properties(api_version: str, thread_id: str) -> Call:
 
 def update_topic(api_version: str, thread_id: str, topic: str | None) -> Call:
     """PATCH /chat/threads/{id} (`{}` when no topic: the thread is left unchanged)."""
-    return _patch(_thread_path(thread_id), api_version, {"topic": _optional_text(topic)})
+    return _patch(_thread_path(thread_id), api_version, wire.UpdateChatThreadRequest(topic=_optional_text(topic)))
 
 
 def send_read_receipt(api_version: str, thread_id: str, message_id: str) -> Call:
@@ -177,7 +192,7 @@ def send_read_receipt(api_version: str, thread_id: str, message_id: str) -> Call
     return _post(
         _thread_path(thread_id, "readReceipts"),
         api_version,
-        {"chatMessageId": text(message_id)},
+        wire.SendReadReceiptRequest(chat_message_id=text(message_id)),
         expected=200,
         safe=True,
     )
@@ -198,7 +213,7 @@ def send_typing_notification(api_version: str, thread_id: str, sender_display_na
     return _post(
         _thread_path(thread_id, "typing"),
         api_version,
-        {"senderDisplayName": _optional_text(sender_display_name)},
+        wire.SendTypingNotificationRequest(sender_display_name=_optional_text(sender_display_name)),
         expected=200,
         safe=True,
     )
@@ -232,12 +247,12 @@ def send_message(
     if not content:
         raise ValueError("content cannot be None.")
     kind = message_type(chat_message_type)
-    body = {
-        "content": text(content),
-        "senderDisplayName": _optional_text(sender_display_name),
-        "type": kind.value,
-        "metadata": _metadata(metadata),
-    }
+    body = wire.SendChatMessageRequest(
+        content=text(content),
+        sender_display_name=_optional_text(sender_display_name),
+        type=kind.value,
+        metadata=_metadata(metadata),
+    )
     return _post(_thread_path(thread_id, "messages"), api_version, body, expected=201)
 
 
@@ -280,7 +295,7 @@ def update_message(
     return _patch(
         _thread_path(thread_id, "messages", segment(text(message_id))),
         api_version,
-        {"content": _optional_text(content), "metadata": _metadata(metadata)},
+        wire.UpdateChatMessageRequest(content=_optional_text(content), metadata=_metadata(metadata)),
     )
 
 
@@ -309,7 +324,7 @@ def list_participants(api_version: str, thread_id: str, results_per_page: int | 
 
 def add_participants(api_version: str, thread_id: str, thread_participants: list[ChatParticipant]) -> Call:
     """POST .../participants/:add. Safe to repeat: adding an existing participant changes nothing."""
-    body = {"participants": [p._to_wire() for p in thread_participants]}
+    body = wire.AddChatParticipantsRequest(participants=[participant_model(p) for p in thread_participants])
     return _post(_thread_path(thread_id, "participants", ":add"), api_version, body, expected=201, safe=True)
 
 

@@ -2,7 +2,8 @@
 
 Each model that comes from the wire has a `_from_wire(body)` classmethod that reads the JSON object
 the service sends (spec §5.2) exactly the way the official SDK's deserializer does: missing fields
-become None, unknown message types pass through as plain strings.
+become None, unknown message types pass through as plain strings. Requests are built from
+`hubbub.wire` structs instead (see `chat_calls`).
 """
 
 from __future__ import annotations
@@ -14,28 +15,14 @@ from typing import Any, cast
 
 from azure.core import CaseInsensitiveEnumMeta
 
-from .identifiers import CommunicationIdentifier, deserialize_identifier, serialize_identifier
+from hubbub import wire
+
+from .identifiers import CommunicationIdentifier, deserialize_identifier
 
 
 def parse_datetime(value: Any) -> dt.datetime | None:
-    """An ISO 8601 date-time from the wire (7 fraction digits allowed); None stays None.
-
-    A value without offset stays naive, as with the official SDK's `isodate` parser.
-    """
-    if value is None:
-        return None
-    return dt.datetime.fromisoformat(str(value))
-
-
-def format_datetime(value: dt.datetime) -> str:
-    """A date-time as the official SDK writes it (msrest iso-8601): UTC, 3 to 6 fraction digits, `Z`.
-
-    A naive value is taken as UTC.
-    """
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    fraction = f"{value.microsecond:06d}".rstrip("0").ljust(3, "0")
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + fraction + "Z"
+    """A date-time field of a response (`wire.parse_iso_datetime`); None stays None."""
+    return None if value is None else wire.parse_iso_datetime(str(value))
 
 
 class _GeneratedModel:
@@ -190,14 +177,6 @@ class ChatParticipant:
             display_name=body.get("displayName"),
             share_history_time=parse_datetime(body.get("shareHistoryTime")),
         )
-
-    def _to_wire(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"communicationIdentifier": serialize_identifier(self.identifier)}
-        if self.display_name is not None:
-            body["displayName"] = str(self.display_name)
-        if self.share_history_time is not None:
-            body["shareHistoryTime"] = format_datetime(self.share_history_time)
-        return body
 
 
 class ChatAttachment:

@@ -2,7 +2,8 @@
 
 The classes mirror `azure.communication.chat._shared.models` (1.3.0), which the identity SDK ships
 as an identical copy; `serialize_identifier` / `deserialize_identifier` turn them into and out of
-the wire's `CommunicationIdentifierModel` (spec §4).
+the wire's `CommunicationIdentifierModel` (spec §4). The raw-id prefixes and how a raw id is read
+are the wire's (`hubbub.wire.parse_raw_id`), shared with the server.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from enum import Enum
 from typing import Any, Literal, Protocol, TypedDict, cast, runtime_checkable
 
 from azure.core import CaseInsensitiveEnumMeta
+
+from hubbub import wire
 
 
 class _DeprecatedEnumMeta(CaseInsensitiveEnumMeta):
@@ -69,20 +72,6 @@ class CommunicationIdentifier(Protocol):
     def properties(self) -> Mapping[str, Any]:
         """The properties of the identifier."""
         ...
-
-
-PHONE_NUMBER_PREFIX = "4:"
-TEAMS_APP_PUBLIC_CLOUD_PREFIX = "28:orgid:"
-TEAMS_APP_DOD_CLOUD_PREFIX = "28:dod:"
-TEAMS_APP_GCCH_CLOUD_PREFIX = "28:gcch:"
-TEAMS_USER_ANONYMOUS_PREFIX = "8:teamsvisitor:"
-TEAMS_USER_PUBLIC_CLOUD_PREFIX = "8:orgid:"
-TEAMS_USER_DOD_CLOUD_PREFIX = "8:dod:"
-TEAMS_USER_GCCH_CLOUD_PREFIX = "8:gcch:"
-ACS_USER_PREFIX = "8:acs:"
-ACS_USER_DOD_CLOUD_PREFIX = "8:dod-acs:"
-ACS_USER_GCCH_CLOUD_PREFIX = "8:gcch-acs:"
-SPOOL_USER_PREFIX = "8:spool:"
 
 
 class CommunicationUserProperties(TypedDict):
@@ -168,7 +157,7 @@ class PhoneNumberIdentifier:
         return f"PhoneNumberIdentifier({self.properties['value']!r})"
 
     def _format_raw_id(self, properties: PhoneNumberProperties) -> str:
-        return f"{PHONE_NUMBER_PREFIX}{properties['value']}"
+        return wire.phone_number_raw_id(properties["value"])
 
 
 class UnknownIdentifier:
@@ -257,15 +246,9 @@ class MicrosoftTeamsUserIdentifier:
         return f"MicrosoftTeamsUserIdentifier({self.properties['user_id']!r}, raw_id={self.raw_id!r})"
 
     def _format_raw_id(self, properties: MicrosoftTeamsUserProperties) -> str:
-        user_id = properties["user_id"]
-        if properties["is_anonymous"]:
-            return f"{TEAMS_USER_ANONYMOUS_PREFIX}{user_id}"
-        cloud = properties["cloud"]
-        if cloud == CommunicationCloudEnvironment.DOD:
-            return f"{TEAMS_USER_DOD_CLOUD_PREFIX}{user_id}"
-        if cloud == CommunicationCloudEnvironment.GCCH:
-            return f"{TEAMS_USER_GCCH_CLOUD_PREFIX}{user_id}"
-        return f"{TEAMS_USER_PUBLIC_CLOUD_PREFIX}{user_id}"
+        return wire.teams_user_raw_id(
+            properties["user_id"], cloud=_wire_cloud(properties["cloud"]), is_anonymous=bool(properties["is_anonymous"])
+        )
 
 
 class MicrosoftTeamsAppProperties(TypedDict):
@@ -330,26 +313,23 @@ class MicrosoftTeamsAppIdentifier:
         return f"MicrosoftTeamsAppIdentifier({self.properties['app_id']!r}, raw_id={self.raw_id!r})"
 
     def _format_raw_id(self, properties: MicrosoftTeamsAppProperties) -> str:
-        app_id = properties["app_id"]
-        cloud = properties["cloud"]
-        if cloud == CommunicationCloudEnvironment.DOD:
-            return f"{TEAMS_APP_DOD_CLOUD_PREFIX}{app_id}"
-        if cloud == CommunicationCloudEnvironment.GCCH:
-            return f"{TEAMS_APP_GCCH_CLOUD_PREFIX}{app_id}"
-        return f"{TEAMS_APP_PUBLIC_CLOUD_PREFIX}{app_id}"
+        return wire.teams_app_raw_id(properties["app_id"], cloud=_wire_cloud(properties["cloud"]))
 
 
-_TEAMS_USER_CLOUDS = {
-    TEAMS_USER_PUBLIC_CLOUD_PREFIX: CommunicationCloudEnvironment.PUBLIC,
-    TEAMS_USER_DOD_CLOUD_PREFIX: CommunicationCloudEnvironment.DOD,
-    TEAMS_USER_GCCH_CLOUD_PREFIX: CommunicationCloudEnvironment.GCCH,
+def _wire_cloud(cloud: CommunicationCloudEnvironment | str) -> str:
+    """The wire's cloud name. Like the official SDK, only the enum's exact values are DoD or GCCH."""
+    if cloud == CommunicationCloudEnvironment.DOD:
+        return "dod"
+    if cloud == CommunicationCloudEnvironment.GCCH:
+        return "gcch"
+    return "public"
+
+
+_CLOUDS = {
+    "public": CommunicationCloudEnvironment.PUBLIC,
+    "dod": CommunicationCloudEnvironment.DOD,
+    "gcch": CommunicationCloudEnvironment.GCCH,
 }
-_TEAMS_APP_CLOUDS = {
-    TEAMS_APP_PUBLIC_CLOUD_PREFIX: CommunicationCloudEnvironment.PUBLIC,
-    TEAMS_APP_DOD_CLOUD_PREFIX: CommunicationCloudEnvironment.DOD,
-    TEAMS_APP_GCCH_CLOUD_PREFIX: CommunicationCloudEnvironment.GCCH,
-}
-_ACS_PREFIXES = (ACS_USER_PREFIX, ACS_USER_DOD_CLOUD_PREFIX, ACS_USER_GCCH_CLOUD_PREFIX, SPOOL_USER_PREFIX)
 
 
 def identifier_from_raw_id(raw_id: str) -> CommunicationIdentifier:
@@ -361,55 +341,57 @@ def identifier_from_raw_id(raw_id: str) -> CommunicationIdentifier:
     :return: The CommunicationIdentifier parsed from the raw_id.
     :rtype: CommunicationIdentifier
     """
-    if raw_id.startswith(PHONE_NUMBER_PREFIX):
-        return PhoneNumberIdentifier(value=raw_id[len(PHONE_NUMBER_PREFIX) :], raw_id=raw_id)
-    segments = raw_id.split(":", maxsplit=2)
-    if len(segments) < 3:
-        return UnknownIdentifier(identifier=raw_id)
-    prefix = f"{segments[0]}:{segments[1]}:"
-    suffix = segments[2]
-    if prefix == TEAMS_USER_ANONYMOUS_PREFIX:
-        return MicrosoftTeamsUserIdentifier(user_id=suffix, is_anonymous=True, raw_id=raw_id)
-    if prefix in _TEAMS_USER_CLOUDS:
+    parsed = wire.parse_raw_id(raw_id)
+    if parsed.kind == "phoneNumber":
+        return PhoneNumberIdentifier(value=parsed.value, raw_id=raw_id)
+    if parsed.kind == "microsoftTeamsUser" and parsed.is_anonymous:
+        return MicrosoftTeamsUserIdentifier(user_id=parsed.value, is_anonymous=True, raw_id=raw_id)
+    if parsed.kind == "microsoftTeamsUser":
         return MicrosoftTeamsUserIdentifier(
-            user_id=suffix, is_anonymous=False, cloud=_TEAMS_USER_CLOUDS[prefix], raw_id=raw_id
+            user_id=parsed.value, is_anonymous=False, cloud=_CLOUDS[cast(str, parsed.cloud)], raw_id=raw_id
         )
-    if prefix in _TEAMS_APP_CLOUDS:
-        return MicrosoftTeamsAppIdentifier(app_id=suffix, cloud=_TEAMS_APP_CLOUDS[prefix], raw_id=raw_id)
-    if prefix in _ACS_PREFIXES:
+    if parsed.kind == "microsoftTeamsApp":
+        return MicrosoftTeamsAppIdentifier(app_id=parsed.value, cloud=_CLOUDS[cast(str, parsed.cloud)], raw_id=raw_id)
+    if parsed.kind == "communicationUser":
         return CommunicationUserIdentifier(id=raw_id, raw_id=raw_id)
     return UnknownIdentifier(identifier=raw_id)
 
 
 # -- wire form (spec §4) -----------------------------------------------------------------------------
 
-_WIRE_KEYS = {
-    CommunicationIdentifierKind.COMMUNICATION_USER: "communicationUser",
-    CommunicationIdentifierKind.PHONE_NUMBER: "phoneNumber",
-    CommunicationIdentifierKind.MICROSOFT_TEAMS_USER: "microsoftTeamsUser",
-    CommunicationIdentifierKind.MICROSOFT_TEAMS_APP: "microsoftTeamsApp",
-}
-_WIRE_PROPERTY_NAMES = {"user_id": "userId", "is_anonymous": "isAnonymous", "app_id": "appId"}
+
+def _enum_value(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
 
 
-def serialize_identifier(identifier: CommunicationIdentifier) -> dict[str, Any]:
-    """The request form of an identifier, as the official SDK sends it: `rawId` plus the typed object.
+def serialize_identifier(identifier: CommunicationIdentifier) -> wire.CommunicationIdentifierModel:
+    """The request form of an identifier, as the official SDK sends it: `rawId` plus the typed object
+    its `kind` names, filled from its `properties`.
 
     Raises `TypeError` for an object that is not an identifier.
     """
     try:
-        body: dict[str, Any] = {"rawId": identifier.raw_id}
+        model = wire.CommunicationIdentifierModel(raw_id=identifier.raw_id)
         kind = identifier.kind
-        properties = identifier.properties
+        properties = dict(identifier.properties)
     except AttributeError:
         raise TypeError("Unsupported identifier type " + identifier.__class__.__name__) from None
-    key = _WIRE_KEYS.get(kind) if kind else None
-    if key is not None:
-        body[key] = {
-            _WIRE_PROPERTY_NAMES.get(name, name): value.value if isinstance(value, Enum) else value
-            for name, value in dict(properties).items()
-        }
-    return body
+    if kind == CommunicationIdentifierKind.COMMUNICATION_USER:
+        model.communication_user = wire.CommunicationUserModel(id=properties.get("id"))  # type: ignore[arg-type]
+    elif kind == CommunicationIdentifierKind.PHONE_NUMBER:
+        model.phone_number = wire.PhoneNumberModel(value=properties.get("value"))  # type: ignore[arg-type]
+    elif kind == CommunicationIdentifierKind.MICROSOFT_TEAMS_USER:
+        model.microsoft_teams_user = wire.MicrosoftTeamsUserModel(
+            user_id=properties.get("user_id"),  # type: ignore[arg-type]
+            is_anonymous=properties.get("is_anonymous"),
+            cloud=_enum_value(properties.get("cloud")),
+        )
+    elif kind == CommunicationIdentifierKind.MICROSOFT_TEAMS_APP:
+        model.microsoft_teams_app = wire.MicrosoftTeamsAppModel(
+            app_id=properties.get("app_id"),  # type: ignore[arg-type]
+            cloud=_enum_value(properties.get("cloud")),
+        )
+    return model
 
 
 def deserialize_identifier(model: Mapping[str, Any]) -> CommunicationIdentifier:

@@ -10,11 +10,13 @@ from typing import Any
 from azure.core import CaseInsensitiveEnumMeta
 from azure.core.credentials import AccessToken
 
+from hubbub import wire
+
 from .calls import JSON_CONTENT_TYPE, Call, json_body, json_of, query, segment
 from .errors import ResponseView
 from .identifiers import CommunicationUserIdentifier
 
-IDENTITY_API_VERSION = "2023-10-01"
+IDENTITY_API_VERSION = wire.IDENTITY_DEFAULT_API_VERSION
 """The api-version azure-communication-identity 1.5.0 sends."""
 
 SDK_MONIKER = "communication-identity/0.1.0 (hubbub)"
@@ -67,7 +69,9 @@ def create_user_and_token(
     api_version: str, scopes: Sequence[str] | None, token_expires_in: dt.timedelta | None
 ) -> Call:
     """POST /identities with `createTokenWithScopes`."""
-    body = {"createTokenWithScopes": _scopes(scopes), "expiresInMinutes": minutes(token_expires_in)}
+    body = wire.CreateIdentityRequest(
+        create_token_with_scopes=_scopes(scopes), expires_in_minutes=minutes(token_expires_in)
+    )
     return Call("POST", "/identities", _version(api_version), json_body(body), JSON_CONTENT_TYPE, expected=201)
 
 
@@ -101,7 +105,7 @@ def get_token(
     token_expires_in: dt.timedelta | None,
 ) -> Call:
     """POST /identities/{id}/:issueAccessToken."""
-    body = {"scopes": _scopes(scopes), "expiresInMinutes": minutes(token_expires_in)}
+    body = wire.IssueTokenRequest(scopes=_scopes(scopes), expires_in_minutes=minutes(token_expires_in))
     return Call(
         "POST",
         _identity_path(user, "/:issueAccessToken"),
@@ -131,7 +135,7 @@ def revoke_tokens(api_version: str, user: CommunicationUserIdentifier) -> Call:
 
 def get_token_for_teams_user(api_version: str, aad_token: str, client_id: str, user_object_id: str) -> Call:
     """POST /teamsUser/:exchangeAccessToken."""
-    body = {"token": aad_token, "appId": client_id, "userId": user_object_id}
+    body = wire.TeamsUserExchangeTokenRequest(token=aad_token, app_id=client_id, user_id=user_object_id)
     return Call(
         "POST",
         "/teamsUser/:exchangeAccessToken",

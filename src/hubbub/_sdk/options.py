@@ -6,14 +6,17 @@ The names are azure-core's (`api_version`, `connection_timeout`, `read_timeout`,
 `transport` takes an httpx transport (`httpx.MockTransport`, `httpx.ASGITransport`, ...).
 Hubbub's own `realtime_transport` (`"sse"` or `"websocket"`) picks how real-time events travel.
 Keywords that only make sense for azure-core pipelines (`logging_enable`, `per_call_policies`,
-...) are accepted and ignored.
+...) are accepted and ignored. Any other keyword is most likely a typo: it is ignored too, with an
+`UnknownOptionWarning` pointing at the caller's line.
 """
 
 from __future__ import annotations
 
 import platform
 import ssl
-from collections.abc import Mapping
+import sys
+import warnings
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlparse
@@ -26,6 +29,65 @@ from .retry import RetryPolicy
 SDK_VERSION = "0.1.0"
 DEFAULT_CONNECTION_TIMEOUT = 30.0
 DEFAULT_READ_TIMEOUT = 300.0
+
+AZURE_CORE_OPTIONS = frozenset(
+    {
+        # the transport (`ConnectionConfiguration` and the requests/aiohttp transports)
+        *("transport", "connection_timeout", "read_timeout", "connection_verify", "connection_cert"),
+        *("connection_data_block_size", "session", "session_owner", "use_env_settings", "proxies", "stream"),
+        *("decompress", "loop", "trio_limiter"),
+        # building the pipeline (`Configuration`, `PipelineClient`)
+        *("policies", "per_call_policies", "per_retry_policies", "authentication_policy", "headers_policy"),
+        *("user_agent_policy", "proxy_policy", "retry_policy", "redirect_policy", "logging_policy"),
+        *("http_logging_policy", "custom_hook_policy", "polling_interval", "api_version", "sdk_moniker"),
+        # the policies' options, per client or per call
+        *("headers", "request_id", "auto_request_id", "user_agent", "user_agent_overwrite", "user_agent_use_env"),
+        *("retry_total", "retry_connect", "retry_read", "retry_status", "retry_backoff_factor"),
+        *("retry_backoff_max", "retry_mode", "retry_on_status_codes", "retry_on_methods", "timeout"),
+        *("permit_redirects", "redirect_max", "redirect_remove_headers", "redirect_on_status_codes"),
+        *("logging_enable", "logger", "raw_request_hook", "raw_response_hook", "response_encoding"),
+        *("tracing_attributes", "tracing_options", "network_span_namer", "enforce_https", "enable_cae"),
+        # the official SDKs' generated operations
+        *("cls", "error_map", "params"),
+    }
+)
+"""The keyword arguments azure-core (1.41) and the official clients accept; Hubbub ignores those it
+does not read (a policy it does not have), without warning."""
+
+CLIENT_OPTIONS = AZURE_CORE_OPTIONS | {"realtime_transport"}
+"""The keyword arguments a client constructor takes."""
+
+CALL_OPTIONS = AZURE_CORE_OPTIONS
+"""The keyword arguments every operation takes."""
+
+_SDK_PACKAGES = ("hubbub._sdk", "hubbub.chat", "hubbub.identity")
+
+
+class UnknownOptionWarning(UserWarning):
+    """A keyword argument that neither Hubbub nor azure-core knows (probably a typo) was ignored."""
+
+
+def warn_unknown_options(kwargs: Collection[str], known: Collection[str]) -> None:
+    """Warn, at the caller's line, about each keyword argument not in `known`."""
+    unknown = sorted(name for name in kwargs if name not in known)
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        warnings.warn(f"ignored unknown keyword argument(s): {names}", UnknownOptionWarning, _caller_stacklevel())
+
+
+def _caller_stacklevel() -> int:
+    """The `stacklevel` of the first frame outside the SDK (pandas' `find_stack_level` trick), so
+    the warning names the user's line however deep in the SDK it is raised."""
+    level = 1
+    frame = sys._getframe(1)  # the function that calls `warnings.warn`: stacklevel 1
+    while frame is not None and _in_sdk(frame.f_globals.get("__name__", "")):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
+def _in_sdk(module: str) -> bool:
+    return any(module == package or module.startswith(package + ".") for package in _SDK_PACKAGES)
 
 
 def normalize_endpoint(endpoint: Any, *, message: str = "Host URL must be a string") -> str:
@@ -61,8 +123,14 @@ class ClientOptions:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_kwargs(cls, kwargs: Mapping[str, Any], *, api_version: str, sdk_moniker: str) -> ClientOptions:
-        """Read the client keyword arguments (see the module docstring); unknown ones are kept in `raw`."""
+    def from_kwargs(
+        cls, kwargs: Mapping[str, Any], *, api_version: str, sdk_moniker: str, check: bool = True
+    ) -> ClientOptions:
+        """Read the client keyword arguments (see the module docstring). All are kept in `raw`
+        (for `merged`); unless `check` is false, unknown ones raise an `UnknownOptionWarning`.
+        """
+        if check:
+            warn_unknown_options(kwargs, CLIENT_OPTIONS)
         return cls(
             api_version=str(kwargs.get("api_version") or api_version),
             sdk_moniker=sdk_moniker,
@@ -86,9 +154,12 @@ class ClientOptions:
         """These options overridden by more keyword arguments (used for thread clients)."""
         if not kwargs:
             return self
+        warn_unknown_options(kwargs, CLIENT_OPTIONS)
         combined = {**self.raw, **kwargs}
         return replace(
-            ClientOptions.from_kwargs(combined, api_version=self.api_version, sdk_moniker=self.sdk_moniker),
+            ClientOptions.from_kwargs(
+                combined, api_version=self.api_version, sdk_moniker=self.sdk_moniker, check=False
+            ),
             api_version=str(kwargs.get("api_version") or self.api_version),
         )
 
@@ -119,8 +190,9 @@ class ClientOptions:
 @dataclass(frozen=True)
 class CallOptions:
     """Per-call keyword arguments: `headers`, `timeout` (seconds for each network wait),
-    `connection_timeout`, `read_timeout` and `retry_total`. Others are ignored, for example the
-    `enforce_https=False` workaround callers of the official SDK pass over plain http.
+    `connection_timeout`, `read_timeout` and `retry_total`. Other azure-core options are ignored,
+    for example the `enforce_https=False` workaround callers of the official SDK pass over plain
+    http; unknown ones raise an `UnknownOptionWarning`.
     """
 
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -130,6 +202,7 @@ class CallOptions:
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> CallOptions:
         """Read the per-call keyword arguments."""
+        warn_unknown_options(kwargs, CALL_OPTIONS)
         timeout = None
         if any(k in kwargs for k in ("timeout", "connection_timeout", "read_timeout")):
             overall = kwargs.get("timeout")

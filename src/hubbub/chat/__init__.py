@@ -36,6 +36,7 @@ from hubbub._sdk.identifiers import (
     UnknownIdentifier,
     identifier_from_raw_id,
 )
+from hubbub._sdk.options import UnknownOptionWarning
 from hubbub.chat._chat_client import ChatClient
 from hubbub.chat._chat_thread_client import ChatThreadClient
 from hubbub.chat._credential import CommunicationTokenCredential
@@ -71,5 +72,6 @@ __all__ = [
     "PhoneNumberProperties",
     "SendChatMessageResult",
     "UnknownIdentifier",
+    "UnknownOptionWarning",
     "identifier_from_raw_id",
 ]

@@ -21,6 +21,7 @@ from hubbub._sdk.identifiers import (
     identifier_from_raw_id,
 )
 from hubbub._sdk.identity_calls import CommunicationTokenScope
+from hubbub._sdk.options import UnknownOptionWarning
 from hubbub.identity._communication_identity_client import CommunicationIdentityClient
 
 __all__ = [
@@ -38,5 +39,6 @@ __all__ = [
     "PhoneNumberIdentifier",
     "PhoneNumberProperties",
     "UnknownIdentifier",
+    "UnknownOptionWarning",
     "identifier_from_raw_id",
 ]

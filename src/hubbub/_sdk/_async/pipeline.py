@@ -90,7 +90,9 @@ class AsyncPipeline:
         Raises the azure-core error for an unexpected status, `ServiceRequestError` when the
         request could not be sent and `ServiceResponseError` when no response came back.
         """
-        call_options = CallOptions.from_kwargs(kwargs)
+        return await self._send(call, CallOptions.from_kwargs(kwargs))
+
+    async def _send(self, call: Call, call_options: CallOptions) -> ResponseView:
         policy = self.options.retry
         if call_options.retry_total is not None:
             policy = replace(policy, total=call_options.retry_total)
@@ -124,6 +126,7 @@ class AsyncPipeline:
 
     def paged(self, first: Call, parse_item: Callable[[Mapping[str, Any]], T], **kwargs: Any) -> AsyncItemPaged[T]:
         """An azure-core pager over a collection: `by_page(continuation_token)` resumes at a nextLink."""
+        call_options = CallOptions.from_kwargs(kwargs)  # now, so a warning names the caller's line
 
         async def get_next(continuation_token: str | None = None) -> ResponseView:
             call = (
@@ -131,7 +134,7 @@ class AsyncPipeline:
                 if continuation_token is None
                 else next_page_call(self.endpoint, continuation_token, self.api_version)
             )
-            return await self.send(call, **kwargs)
+            return await self._send(call, call_options)
 
         async def extract_data(response: ResponseView) -> tuple[str | None, AsyncIterator[T]]:
             next_link, items = page_of(response, parse_item)

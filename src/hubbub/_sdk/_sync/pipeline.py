@@ -92,7 +92,9 @@ class Pipeline:
         Raises the azure-core error for an unexpected status, `ServiceRequestError` when the
         request could not be sent and `ServiceResponseError` when no response came back.
         """
-        call_options = CallOptions.from_kwargs(kwargs)
+        return self._send(call, CallOptions.from_kwargs(kwargs))
+
+    def _send(self, call: Call, call_options: CallOptions) -> ResponseView:
         policy = self.options.retry
         if call_options.retry_total is not None:
             policy = replace(policy, total=call_options.retry_total)
@@ -126,6 +128,7 @@ class Pipeline:
 
     def paged(self, first: Call, parse_item: Callable[[Mapping[str, Any]], T], **kwargs: Any) -> ItemPaged[T]:
         """An azure-core pager over a collection: `by_page(continuation_token)` resumes at a nextLink."""
+        call_options = CallOptions.from_kwargs(kwargs)  # now, so a warning names the caller's line
 
         def get_next(continuation_token: str | None = None) -> ResponseView:
             call = (
@@ -133,7 +136,7 @@ class Pipeline:
                 if continuation_token is None
                 else next_page_call(self.endpoint, continuation_token, self.api_version)
             )
-            return self.send(call, **kwargs)
+            return self._send(call, call_options)
 
         def extract_data(response: ResponseView) -> tuple[str | None, Iterator[T]]:
             next_link, items = page_of(response, parse_item)

@@ -1,26 +1,67 @@
 """Fixtures for the event-stream tests, on top of the shared service fixtures in tests/conftest.py
-(`server_factory`, `postgres_cluster`, `redis_url`; a missing PostgreSQL/Redis fails with CI=true)."""
+(`server_factory`, `postgres_cluster`, `redis_url`; a missing PostgreSQL/Redis fails with CI=true).
+
+Every test whose behaviour depends on the event bus runs on both: it takes `node` (or `bus_env` for
+a server of its own), parametrized over `BUSES`, as the engine tests are over `ENGINES`. The Redis
+variant gets a stream of its own on the session's redis-server, so it starts as empty as a new
+process's memory bus. Tests that stay on one bus say why in their docstring or a comment.
+"""
 
 from __future__ import annotations
 
 import base64
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 
-from _services import HubbubServer, PostgresCluster, ServerFactory
+from _services import HubbubServer, PostgresCluster, RedisServer, ServerFactory, ServiceFailed
 
 from ._clients import ChatUser, Listener, SseListener, WsListener, new_user, unique_stream
 
 HEARTBEAT = "1"
 
+BUSES = [
+    pytest.param("memory", id="memory"),
+    pytest.param("redis", id="redis", marks=pytest.mark.redis),
+]
+
+
+@pytest.fixture(params=BUSES)
+def bus(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
 
 @pytest.fixture
-def node(server_factory: ServerFactory) -> HubbubServer:
-    """One server with the in-memory bus and a short heartbeat."""
-    return server_factory("sqlite", env={"HUBBUB_EVENTS_HEARTBEAT_SECONDS": HEARTBEAT})
+def bus_env(bus: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    """The server environment for `bus`: nothing for memory; for Redis, the session's redis-server
+    (a missing one skips, or fails with CI=true) and a fresh stream key."""
+    if bus == "memory":
+        return {}
+    return {"HUBBUB_REDIS_URL": request.getfixturevalue("redis_url"), "HUBBUB_EVENTS_STREAM": unique_stream()}
+
+
+@pytest.fixture
+def node(server_factory: ServerFactory, bus_env: dict[str, str]) -> HubbubServer:
+    """One server on `bus`, with a short heartbeat."""
+    return server_factory("sqlite", env={"HUBBUB_EVENTS_HEARTBEAT_SECONDS": HEARTBEAT, **bus_env})
+
+
+@pytest.fixture
+def own_redis(redis_url: str) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, to kill and restart (`redis.start()` again: same port).
+
+    Asks for `redis_url` first, so that a missing redis-server skips, or with CI=true fails, as
+    for every other Redis test."""
+    redis = RedisServer()
+    try:
+        redis.start()
+    except ServiceFailed as exc:
+        redis.stop()
+        pytest.fail(str(exc), pytrace=False)
+    yield redis
+    redis.stop()
 
 
 @pytest.fixture(params=["ws", "sse"])

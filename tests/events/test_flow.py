@@ -10,8 +10,12 @@ from _services import ServerFactory
 from ._clients import SseListener, WsListener, new_user
 
 
-async def test_a_slow_client_is_disconnected_and_resumes_from_the_backlog(server_factory: ServerFactory) -> None:
-    node = server_factory("sqlite", env={"HUBBUB_EVENTS_QUEUE_SIZE": "32", "HUBBUB_EVENTS_HEARTBEAT_SECONDS": "15"})
+async def test_a_slow_client_is_disconnected_and_resumes_from_the_backlog(
+    server_factory: ServerFactory, bus_env: dict[str, str]
+) -> None:
+    node = server_factory(
+        "sqlite", env={"HUBBUB_EVENTS_QUEUE_SIZE": "32", "HUBBUB_EVENTS_HEARTBEAT_SECONDS": "15", **bus_env}
+    )
     alice, bob = new_user(node), new_user(node)
     fast = await WsListener(node, alice.token).start()
     slow = await SseListener(node, bob.token, paused=True).start()
@@ -45,8 +49,8 @@ async def test_a_slow_client_is_disconnected_and_resumes_from_the_backlog(server
         await bob.aclose()
 
 
-async def test_stopping_the_server_ends_open_streams(server_factory: ServerFactory) -> None:
-    node = server_factory("sqlite")
+async def test_stopping_the_server_ends_open_streams(server_factory: ServerFactory, bus_env: dict[str, str]) -> None:
+    node = server_factory("sqlite", env=bus_env)
     alice = new_user(node)
     ws = await WsListener(node, alice.token).start()
     sse = await SseListener(node, alice.token).start()

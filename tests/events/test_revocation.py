@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
+import httpx
 import pytest
 from azure.communication.identity import CommunicationTokenScope, CommunicationUserIdentifier
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
-from _services import HubbubServer, PostgresCluster, RedisServer, ServerFactory, ServiceUnavailable
+from _services import HubbubServer, PostgresCluster, RedisServer, ServerFactory
 
-from ._clients import API, ChatUser, Listener, identity_client, new_user
+from ._clients import API, ChatUser, Listener, identity_client, new_user, unique_stream
 from .conftest import HEARTBEAT, Listen, cluster
 
 WINDOW = 0.050
@@ -23,18 +27,23 @@ Deployment = tuple[HubbubServer, HubbubServer]
 
 @pytest.fixture(
     params=[
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("postgres+redis", marks=[pytest.mark.postgres, pytest.mark.redis]),
+        pytest.param("sqlite", id="sqlite-memory"),
+        pytest.param("postgres", id="postgres-memory", marks=pytest.mark.postgres),
+        pytest.param("sqlite+redis", id="sqlite-redis", marks=pytest.mark.redis),
+        pytest.param("postgres+redis", id="two-nodes-redis", marks=[pytest.mark.postgres, pytest.mark.redis]),
     ]
 )
 def deployment(request: pytest.FixtureRequest, server_factory: ServerFactory) -> Deployment:
+    """One node on each engine with the memory bus, one with Redis, and two nodes sharing Redis."""
     if request.param == "postgres+redis":
         node_a, node_b = cluster(
             server_factory, request.getfixturevalue("postgres_cluster"), request.getfixturevalue("redis_url")
         )
         return node_a, node_b
-    node = server_factory(request.param, env={"HUBBUB_EVENTS_HEARTBEAT_SECONDS": HEARTBEAT})
+    env = {"HUBBUB_EVENTS_HEARTBEAT_SECONDS": HEARTBEAT}
+    if request.param == "sqlite+redis":
+        env |= {"HUBBUB_REDIS_URL": request.getfixturevalue("redis_url"), "HUBBUB_EVENTS_STREAM": unique_stream()}
+    node = server_factory(request.param.removesuffix("+redis"), env=env)
     return node, node
 
 
@@ -98,6 +107,20 @@ async def test_revocation_ends_open_streams_at_once(
     finally:
         await alice.aclose()
         await bob.aclose()
+
+
+async def test_revoked_tokens_cannot_connect(node: HubbubServer, users: Callable[[], ChatUser]) -> None:
+    alice = users()
+    await alice.call("GET", "/chat/threads")  # the token's generation is now in the node's cache
+    identity_client(node).revoke_tokens(CommunicationUserIdentifier(alice.id))
+    async with httpx.AsyncClient(base_url=node.http_url, trust_env=False) as http:
+        response = await http.get("/chat/events", headers={"authorization": f"Bearer {alice.token}"})
+    assert response.status_code == 401 and "revoked" in response.json()["error"]["message"]
+    url = f"ws://{node.host}:{node.http_port}/chat/events/ws"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(url, additional_headers={"authorization": f"Bearer {alice.token}"}, open_timeout=10):
+            pass
+    assert refused.value.response.status_code == 401
 
 
 async def test_streams_with_a_newer_token_stay_open(deployment: Deployment, listen: Listen) -> None:
@@ -199,23 +222,19 @@ async def test_revocation_reaches_every_node_within_50_ms(
 
 
 @pytest.mark.postgres
+@pytest.mark.redis
 async def test_without_redis_revocation_falls_back_to_the_cache_time(
-    server_factory: ServerFactory, postgres_cluster: PostgresCluster
+    server_factory: ServerFactory, postgres_cluster: PostgresCluster, own_redis: RedisServer
 ) -> None:
     """A node that lost Redis may miss the revocation: it trusts its cache only for the cache time."""
+    node_a, node_b = cluster(server_factory, postgres_cluster, own_redis.url, HUBBUB_IDENTITY_CACHE_SECONDS="1")
+    bob = new_user(node_a)
+    on_b = bob.on(node_b)
     try:
-        redis = RedisServer()
-    except ServiceUnavailable as exc:
-        pytest.skip(str(exc))
-    redis.start()
-    try:
-        node_a, node_b = cluster(server_factory, postgres_cluster, redis.url, HUBBUB_IDENTITY_CACHE_SECONDS="1")
-        bob = new_user(node_a)
-        on_b = bob.on(node_b)
         await on_b.call("GET", "/chat/threads")  # cached on node B while Redis is up
-        assert redis.proc is not None
-        redis.proc.kill()
-        redis.proc.wait()
+        assert own_redis.proc is not None
+        own_redis.proc.kill()
+        own_redis.proc.wait()
         await asyncio.sleep(0.2)  # node B's reader notices
         started = time.monotonic()
         returned = await asyncio.to_thread(change_identity, node_a, bob, "revoke")  # waits ~1 s for Redis
@@ -225,10 +244,9 @@ async def test_without_redis_revocation_falls_back_to_the_cache_time(
             f"call started ({(returned - started) * 1000:.0f} ms to return: node A waited for Redis)"
         )
         assert refused - started < 1 + 0.2 + 0.5  # the cache time since node B's last read, and some slack
+    finally:
         await bob.aclose()
         await on_b.aclose()
-    finally:
-        redis.stop()
 
 
 async def _first_refusal(user: ChatUser, seconds: float = 5) -> float:

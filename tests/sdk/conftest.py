@@ -1,5 +1,5 @@
 """Fixtures for the SDK suite: one sqlite `hubbub serve` (plus a rate-limited one and one with 1 s
-heartbeats for the real-time tests), users, tokens.
+heartbeats for the real-time tests), users, tokens, and the real-time tests' `api` x `transport`.
 
 The engine does not matter to the SDK, so these tests use one sqlite server instead of the shared,
 engine-parametrized `server` fixture. Servers come from the shared `_services.HubbubServer`.
@@ -73,6 +73,37 @@ def make_user(identity: CommunicationIdentityClient) -> Callable[[], User]:
 
     def make() -> User:
         user, token = identity.create_user_and_token(["chat"], token_expires_in=dt.timedelta(hours=1))
+        return User(user, token.token)
+
+    return make
+
+
+@pytest.fixture(params=["websocket", "sse"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """The real-time transport of a client (`realtime_transport=`)."""
+    return str(request.param)
+
+
+@pytest.fixture(params=["sync", "async"])
+def api(request: pytest.FixtureRequest) -> str:
+    """`hubbub.chat` or `hubbub.chat.aio`."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def events_identity(events_server: HubbubServer) -> Iterator[CommunicationIdentityClient]:
+    """Hubbub's identity client for `events_server`, over plain http."""
+    client = CommunicationIdentityClient.from_connection_string(events_server.http_connection_string)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def new_user(events_identity: CommunicationIdentityClient) -> Callable[[], User]:
+    """A fresh user with a chat token on `events_server` (1 s heartbeats)."""
+
+    def make() -> User:
+        user, token = events_identity.create_user_and_token(["chat"], token_expires_in=dt.timedelta(hours=1))
         return User(user, token.token)
 
     return make

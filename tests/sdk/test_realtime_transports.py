@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import os
 import queue
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,47 +29,16 @@ import hubbub.chat.aio as aio_chat
 from _services import HubbubServer
 from hubbub._sdk.events import CHAT_EVENTS, CONNECTED, DISCONNECTED, ChatEvent
 from hubbub._sdk.websocket import resume_url, websocket_url
-from hubbub.identity import CommunicationIdentityClient
 
 from ._tokens import fake_token
 from .conftest import User
 
 TIMEOUT = 15.0
-TRANSPORTS = ["websocket", "sse"]
-APIS = ["sync", "async"]
 ALL_NAMES = (*CHAT_EVENTS, CONNECTED, DISCONNECTED)
 #: How `Recorder` files the notifier's names, so handlers and iterators record the same kinds.
 KIND = {CONNECTED: "connected", DISCONNECTED: "disconnect"}
 
 UserFactory = Callable[[], User]
-
-
-@pytest.fixture(params=TRANSPORTS)
-def transport(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(params=APIS)
-def api(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(scope="module")
-def events_identity(events_server: HubbubServer) -> Iterator[CommunicationIdentityClient]:
-    client = CommunicationIdentityClient.from_connection_string(events_server.http_connection_string)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def new_user(events_identity: CommunicationIdentityClient) -> UserFactory:
-    """A fresh user with a chat token on `events_server` (1 s heartbeats)."""
-
-    def make() -> User:
-        user, token = events_identity.create_user_and_token(["chat"], token_expires_in=dt.timedelta(hours=1))
-        return User(user, token.token)
-
-    return make
 
 
 class Recorder:

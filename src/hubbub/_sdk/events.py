@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from azure.core.exceptions import ClientAuthenticationError
+
 from .errors import ResponseView
 
 logger = logging.getLogger("hubbub.chat.realtime")
@@ -58,6 +60,11 @@ DEFAULT_HEARTBEAT_SECONDS = 15.0
 DEAD_AFTER_HEARTBEATS = 3.0
 #: Statuses worth reconnecting after (the others are the caller's problem: bad token, bad id).
 RETRYABLE_STATUSES = frozenset((408, 429, 500, 502, 503, 504))
+#: `disconnect` reasons that say the stream's token no longer works: the stream has the credential
+#: replace that token (its `token_refresher`), then reconnects; a refused new token ends the stream.
+TOKEN_REJECTED_REASONS = frozenset(("tokenExpired", "tokenRevoked"))
+#: The `disconnect` reason after which no token of the user works: the stream ends, no reconnection.
+IDENTITY_DELETED = "identityDeleted"
 
 
 def check_realtime_transport(value: object) -> RealtimeTransport:
@@ -206,6 +213,21 @@ def heartbeat_of(event: ChatEvent, current: float) -> float:
     if isinstance(value, int | float) and value > 0:
         return float(value)
     return current
+
+
+def disconnect_reason(event: ChatEvent) -> str | None:
+    """The reason of a `disconnect` frame (None for other frames)."""
+    if event.type != "disconnect":
+        return None
+    reason = event.data.get("reason")
+    return reason if isinstance(reason, str) else None
+
+
+def identity_deleted_error() -> ClientAuthenticationError:
+    """What a stream raises after `disconnect` / `identityDeleted`: no token of the user works any more."""
+    return ClientAuthenticationError(
+        message="The user's identity was deleted: the event stream ended and cannot be reopened."
+    )
 
 
 def notification_name(event: ChatEvent) -> str | None:

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
-from azure.core.exceptions import ServiceRequestError
+from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidStatus, WebSocketException
 
@@ -26,8 +26,10 @@ from hubbub._sdk.errors import ResponseView, error_for_response
 from hubbub._sdk.events import (
     DEFAULT_HEARTBEAT_SECONDS,
     EVENTS_PATH,
+    IDENTITY_DELETED,
     RETRYABLE_STATUSES,
     SSE,
+    TOKEN_REJECTED_REASONS,
     WEBSOCKET,
     Backoff,
     ChatEvent,
@@ -37,7 +39,9 @@ from hubbub._sdk.events import (
     StreamEnded,
     StreamRefused,
     check_realtime_transport,
+    disconnect_reason,
     heartbeat_of,
+    identity_deleted_error,
     logger,
     read_timeout_for,
 )
@@ -63,6 +67,9 @@ class AsyncEventStream:
     and `disconnect` (from the server, or with reason `connectionLost` when the stream dropped).
     Heartbeats are not yielded. A stream without data for 3 heartbeat intervals is reconnected.
     Raises the azure-core error when the server refuses the stream for good (401, 403, 400).
+    After `disconnect` / `tokenExpired` or `tokenRevoked` the credential replaces the token (its
+    `token_refresher`) before the reconnection; after `identityDeleted` the stream raises
+    `ClientAuthenticationError` instead of reconnecting.
     `realtime_transport` is `"sse"` (Server-Sent Events) or `"websocket"`; both behave the same.
     """
 
@@ -93,12 +100,22 @@ class AsyncEventStream:
         self._closed = False
         self._ended = False
         self._disconnect_seen = False
+        self._authorization: str | None = None
+        """The Authorization header of the current (or last) connection."""
+        self._rejected: str | None = None
+        """An Authorization header the server rejected, for the credential to replace before reconnecting."""
+        self._final_error: ClientAuthenticationError | None = None
+        """Raised by the next `__anext__` instead of reconnecting."""
 
     def __aiter__(self) -> AsyncEventStream:
         return self
 
     async def __anext__(self) -> ChatEvent:
         while True:
+            if self._final_error is not None and not self._closed:
+                error, self._final_error, self._ended = self._final_error, None, True
+                await self._connection.drop()
+                raise error
             if self._closed or self._ended:
                 await self._connection.drop()
                 raise StopAsyncIteration
@@ -128,13 +145,21 @@ class AsyncEventStream:
                 self._backoff.reset()
             elif event.type == "disconnect":
                 self._disconnect_seen = True
+                reason = disconnect_reason(event)
+                if reason in TOKEN_REJECTED_REASONS:
+                    self._rejected = self._authorization
+                elif reason == IDENTITY_DELETED:
+                    self._final_error = identity_deleted_error()
             return event
 
     async def _headers(self) -> dict[str, str]:
         """The request headers of a (re)connection, with a token fresh from the credential."""
         headers = {"User-Agent": self._options.user_agent_header(), **self._options.headers}
         headers = {name: value for name, value in headers.items() if name.lower() != "authorization"}
-        headers["Authorization"] = await self._auth.authorization()
+        if self._rejected is not None:
+            rejected, self._rejected = self._rejected, None
+            await self._auth.refresh(rejected)
+        headers["Authorization"] = self._authorization = await self._auth.authorization()
         return headers
 
     async def _connect(self) -> None:

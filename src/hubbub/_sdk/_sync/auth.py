@@ -31,6 +31,18 @@ class BearerAuth:
         token = self._credential.get_token(*self._scopes)
         return f"Bearer {token.token}"
 
+    def refresh(self, rejected: str) -> None:
+        """The service rejected the token of `rejected` (an `authorization()` value) before it expired
+        (revoked): have the credential replace it, so that the next `authorization()` differs.
+
+        Hubbub's `CommunicationTokenCredential` calls its `token_refresher` (without one, nothing
+        changes and the service refuses the token again). Other credentials are only asked for a
+        token again, as on every call.
+        """
+        replace = getattr(self._credential, "_replace_rejected_token", None)
+        if callable(replace):
+            replace(rejected.removeprefix("Bearer "))
+
     def apply(self, request: httpx.Request) -> None:
         """Set the Authorization header of `request`."""
         request.headers["Authorization"] = self.authorization()

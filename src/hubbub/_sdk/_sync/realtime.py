@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
-from azure.core.exceptions import ServiceRequestError
+from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
@@ -28,8 +28,10 @@ from hubbub._sdk.errors import ResponseView, error_for_response
 from hubbub._sdk.events import (
     DEFAULT_HEARTBEAT_SECONDS,
     EVENTS_PATH,
+    IDENTITY_DELETED,
     RETRYABLE_STATUSES,
     SSE,
+    TOKEN_REJECTED_REASONS,
     WEBSOCKET,
     Backoff,
     ChatEvent,
@@ -39,7 +41,9 @@ from hubbub._sdk.events import (
     StreamEnded,
     StreamRefused,
     check_realtime_transport,
+    disconnect_reason,
     heartbeat_of,
+    identity_deleted_error,
     logger,
     read_timeout_for,
 )
@@ -65,6 +69,9 @@ class EventStream:
     and `disconnect` (from the server, or with reason `connectionLost` when the stream dropped).
     Heartbeats are not yielded. A stream without data for 3 heartbeat intervals is reconnected.
     Raises the azure-core error when the server refuses the stream for good (401, 403, 400).
+    After `disconnect` / `tokenExpired` or `tokenRevoked` the credential replaces the token (its
+    `token_refresher`) before the reconnection; after `identityDeleted` the stream raises
+    `ClientAuthenticationError` instead of reconnecting.
     `realtime_transport` is `"sse"` (Server-Sent Events) or `"websocket"`; both behave the same.
     """
 
@@ -95,12 +102,22 @@ class EventStream:
         self._closed = False
         self._ended = False
         self._disconnect_seen = False
+        self._authorization: str | None = None
+        """The Authorization header of the current (or last) connection."""
+        self._rejected: str | None = None
+        """An Authorization header the server rejected, for the credential to replace before reconnecting."""
+        self._final_error: ClientAuthenticationError | None = None
+        """Raised by the next `__next__` instead of reconnecting."""
 
     def __iter__(self) -> EventStream:
         return self
 
     def __next__(self) -> ChatEvent:
         while True:
+            if self._final_error is not None and not self._closed:
+                error, self._final_error, self._ended = self._final_error, None, True
+                self._connection.drop()
+                raise error
             if self._closed or self._ended:
                 self._connection.drop()
                 raise StopIteration
@@ -130,13 +147,21 @@ class EventStream:
                 self._backoff.reset()
             elif event.type == "disconnect":
                 self._disconnect_seen = True
+                reason = disconnect_reason(event)
+                if reason in TOKEN_REJECTED_REASONS:
+                    self._rejected = self._authorization
+                elif reason == IDENTITY_DELETED:
+                    self._final_error = identity_deleted_error()
             return event
 
     def _headers(self) -> dict[str, str]:
         """The request headers of a (re)connection, with a token fresh from the credential."""
         headers = {"User-Agent": self._options.user_agent_header(), **self._options.headers}
         headers = {name: value for name, value in headers.items() if name.lower() != "authorization"}
-        headers["Authorization"] = self._auth.authorization()
+        if self._rejected is not None:
+            rejected, self._rejected = self._rejected, None
+            self._auth.refresh(rejected)
+        headers["Authorization"] = self._authorization = self._auth.authorization()
         return headers
 
     def _connect(self) -> None:

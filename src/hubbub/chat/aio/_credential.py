@@ -71,6 +71,25 @@ class CommunicationTokenCredential:
             self._schedule_refresh()
         return self._token
 
+    async def _replace_rejected_token(self, rejected: str) -> None:
+        """The service rejected the token `rejected` before its expiry (it was revoked): replace it
+        with the refresher's, unless another caller has done so already. Without a refresher the
+        token stays (the service refuses it again: the caller gets its authentication error).
+
+        Called by the event streams after `disconnect` / `tokenRevoked` (hubbub._sdk auth `refresh`).
+        """
+        if self._token_refresher is None:
+            return
+        async with self._lock:
+            if self._token.token != rejected:
+                return
+            new_token = tokens.epoch_expiry(await self._token_refresher())
+            if not tokens.is_valid(new_token):
+                raise ValueError("The token returned from the token_refresher is expired.")
+            self._token = new_token
+        if self._proactive_refresh:
+            self._schedule_refresh()
+
     def _schedule_refresh(self) -> None:
         if self._is_closed:
             return

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 from typing import Any
 
@@ -119,6 +120,7 @@ class RedisBus(EventBus):
         """The reader is connected and has not lost its place since `_epoch` last changed."""
         self._epoch = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
 
     async def start(self) -> None:
         await super().start()
@@ -135,8 +137,15 @@ class RedisBus(EventBus):
 
     async def close(self) -> None:
         await super().close()
+        # A cancelled XREAD BLOCK can sit in redis-py until the block time runs out (seen with
+        # redis-py 8.2 after the stream had new entries): drop the reader's socket first, so the
+        # read fails at once, and never wait for a task longer than a moment.
+        self._closing = True
+        await self._reader.connection_pool.disconnect()
         for task in self._tasks:
-            await cancel_task(task)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await cancel_task(task)
         if self._outbox:
             log.warning("events: %d event(s) not yet published at shutdown were dropped", len(self._outbox))
         await self._redis.aclose()
@@ -229,6 +238,8 @@ class RedisBus(EventBus):
                 check_gap = False
                 reply = await self._reader.xread({self.stream: str(self.hub.position)}, count=1000, block=BLOCK_MS)
             except _ERRORS as exc:
+                if self._closing:
+                    return
                 if not check_gap:
                     log.warning("events: cannot read from Redis (%s); retrying", exc)
                 # Revocations published meanwhile may only be read later (or never, if trimmed):

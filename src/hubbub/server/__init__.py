@@ -1,1 +1,1 @@
-"""The Hubbub server: ACS Identity and Chat REST API on SQLite or PostgreSQL."""
+"""The Hubbub server: the ACS Identity and Chat REST API over a SQL store (engines in `store/`)."""

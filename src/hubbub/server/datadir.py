@@ -1,4 +1,4 @@
-"""The data directory: the access key, a self-signed CA and server certificate, the SQLite file.
+"""The data directory: the access key, a self-signed CA and server certificate, the default database.
 
 Created on first start and reused afterwards, so a restart keeps the same key and certificate.
 """

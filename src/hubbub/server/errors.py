@@ -1,4 +1,4 @@
-"""Domain errors. They know nothing about HTTP; `app.py` maps each class to a status and an ACS body.
+"""Domain errors. They know nothing about HTTP; `api/errors.py` maps each class to a status and an ACS body.
 
 HubbubError
  ├── BadRequest          invalid input (400)

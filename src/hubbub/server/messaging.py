@@ -35,34 +35,23 @@ class MessageService(Rules):
         now = now_micros()
         stored_metadata = dump_json(metadata)
 
-        async def body(tx: Connection) -> tuple[int, int, list[str]]:
-            # One query answers both "may the caller write?" and "who hears about it?"; only a
-            # refusal takes the full check, which raises the right 404 or 403.
-            recipients = await participant_store.active_user_ids(tx, thread_id)
-            if caller not in recipients:
-                await self._refuse_write(tx, thread_id, caller)
-            message_id, created_at = await self._append_message(
-                tx,
-                thread_id,
-                type=type,
-                content=content,
-                now=now,
-                sender_id=caller,
-                sender_display_name=sender_display_name,
-                metadata=stored_metadata,
-            )
-            return message_id, created_at, recipients
-
-        if self._db.engine == "postgres":
-            message_id, created_at, recipients = await self._send_in_one_statement(
-                thread_id, caller, type, sender_display_name, content, stored_metadata, now
-            )
-        else:
-            message_id, created_at, recipients = await self._db.write(body)
+        sent = await message_store.send_message(
+            self._db,
+            thread_id,
+            caller,
+            type=type,
+            sender_display_name=sender_display_name,
+            content=content,
+            metadata=stored_metadata,
+            now=now,
+        )
+        if sent is None:  # only a refusal takes the full check, which raises the right 404 or 403
+            await self._db.read(lambda conn: self._refuse_write(conn, thread_id, caller))
+        message_id, created_at = sent.message_id, sent.created_at
         await self._publish(
             "chatMessageReceived",
             thread_id,
-            recipients,
+            sent.recipients,
             ev.message_event(
                 thread_id=thread_id,
                 sender_id=caller,
@@ -81,33 +70,6 @@ class MessageService(Rules):
         """The fast check said no: the full check raises the right 404 or 403."""
         await self._access(db, thread_id, caller, write=True)
         raise Forbidden("The caller is not a participant of this thread.")
-
-    async def _send_in_one_statement(
-        self,
-        thread_id: str,
-        caller: str,
-        type: str,
-        sender_display_name: str | None,
-        content: str,
-        metadata: str | None,
-        now: int,
-    ) -> tuple[int, int, list[str]]:
-        """`send_message`'s transaction as one statement: PostgreSQL round trips are what a send costs."""
-        rows = await self._db.write_statement(
-            message_store.SEND_IN_ONE_STATEMENT,
-            thread_id,
-            caller,
-            now // 1000,
-            now,
-            type,
-            sender_display_name,
-            content,
-            metadata,
-        )
-        row = rows[0]
-        if row["id"] is None:
-            await self._db.read(lambda conn: self._refuse_write(conn, thread_id, caller))
-        return int(row["id"]), int(row["created_at"]), list(row["recipients"])
 
     async def _visible_message(self, db: Connection, access: Access, thread_id: str, message_id: str) -> Row:
         if not (message_id.isascii() and message_id.isdigit()) or len(message_id) > 18:

@@ -20,16 +20,17 @@ import uvicorn
 from starlette.applications import Starlette
 
 from hubbub.server import datadir
-from hubbub.server.app import create_app, end_event_streams
+from hubbub.server.app import before_shutdown, create_app
 from hubbub.server.settings import Settings
-from hubbub.server.store import open_database
+from hubbub.server.store import describe_database, open_database
 
 log = logging.getLogger("hubbub")
 
 
 class _Server(uvicorn.Server):
-    """A uvicorn server that also stops its sibling (the other port) on SIGINT/SIGTERM, and ends the
-    event streams before uvicorn's shutdown closes their connections."""
+    """A uvicorn server that also stops its sibling (the other port) on SIGINT/SIGTERM, and runs the
+    app's stop hooks (`before_shutdown`: the event streams end) before uvicorn's shutdown closes
+    their connections. The runner owns the process's shutdown; the app only registers hooks."""
 
     siblings: list[uvicorn.Server]
     app: Starlette
@@ -57,9 +58,9 @@ class _Server(uvicorn.Server):
                 await asyncio.sleep(0.2)
 
         # uvicorn's shutdown starts by closing every WebSocket (1012) and then waits for open
-        # responses: end the event streams first, so each gets its `disconnect` frame and a clean
-        # close, and no stream handler writes to a connection uvicorn has already closed.
-        await end_event_streams(self.app)
+        # responses: run the app's stop hooks first, so each event stream gets its `disconnect`
+        # frame and a clean close, and no handler writes to a connection uvicorn already closed.
+        await before_shutdown(self.app)
         watcher = asyncio.create_task(abort_closing())
         try:
             await super().shutdown(sockets)
@@ -74,8 +75,7 @@ def banner(settings: Settings, access_key: str, ca_path: str | None, workers: in
         lines.append(f"  Connection string: {datadir.connection_string(host, settings.https_port, access_key)}")
     if settings.http_port:
         lines.append(f"  Plain HTTP:        {datadir.connection_string(host, settings.http_port, access_key, 'http')}")
-    engine = "PostgreSQL" if settings.uses_postgres else f"SQLite ({settings.sqlite_path})"
-    lines.append(f"  Database:          {engine}")
+    lines.append(f"  Database:          {describe_database(settings)}")
     lines.append(f"  Real-time bus:     {'Redis' if settings.redis_url else 'in-memory'}")
     if ca_path:
         lines += [

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import time
 import uuid
+from collections.abc import Mapping
 
 import jwt
 import msgspec
@@ -124,3 +125,11 @@ class TokenService:
         if claims.expires_at <= time.time():
             raise Unauthorized("The access token has expired.")
         return claims
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), or None."""
+    header = headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return None

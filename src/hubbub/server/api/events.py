@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from hubbub import wire
-from hubbub.server.api.http import authenticate_token, json_response
+from hubbub.server.api.errors import error_response
+from hubbub.server.api.http import authenticate_token
 from hubbub.server.errors import BadRequest, HubbubError
 from hubbub.server.events import hub as reasons
 from hubbub.server.events.ids import StreamId
 from hubbub.server.events.session import EventSession, Frame
-
-if TYPE_CHECKING:
-    from hubbub.server.app import Hubbub
+from hubbub.server.service import service_of
+from hubbub.server.tokens import bearer_token
 
 SUBPROTOCOL = "hubbub.events.v1"
 """Offer this WebSocket subprotocol; the server selects it when offered (required by browsers when
@@ -47,15 +45,11 @@ _GONE = (WebSocketDisconnect, OSError)
 the stream just ends, this is not an error of the application."""
 
 
-def _service(conn: HTTPConnection) -> Hubbub:
-    return conn.app.state.hubbub  # type: ignore[no-any-return]
-
-
 def access_token(conn: HTTPConnection) -> str | None:
     """Authorization: Bearer, else a `token.<token>` subprotocol, else `?access_token=`."""
-    header = conn.headers.get("authorization", "")
-    if header[:7].lower() == "bearer " and header[7:].strip():
-        return header[7:].strip()
+    token = bearer_token(conn.headers)
+    if token is not None:
+        return token
     for offered in conn.scope.get("subprotocols") or ():
         if offered.startswith(TOKEN_SUBPROTOCOL_PREFIX) and len(offered) > len(TOKEN_SUBPROTOCOL_PREFIX):
             return str(offered[len(TOKEN_SUBPROTOCOL_PREFIX) :])
@@ -75,7 +69,7 @@ def last_event_id(conn: HTTPConnection) -> StreamId | None:
 
 async def open_session(conn: HTTPConnection) -> EventSession:
     """Authenticate (401 when missing, invalid, expired or revoked) and parse the resume point."""
-    app = _service(conn)
+    app = service_of(conn)
     token = access_token(conn)
     user_id = await authenticate_token(app, token)
     assert token is not None  # authenticate_token refuses a missing token
@@ -108,23 +102,29 @@ async def _first_done(*tasks: asyncio.Task[Any]) -> set[asyncio.Task[Any]]:
 # -- Server-Sent Events ---------------------------------------------------------------------------
 
 
-class EventStreamResponse(Response):
-    """A `text/event-stream` that ends when the session ends or the client goes away."""
+class EventStream:
+    """The ASGI response of `GET /chat/events`: a `text/event-stream` that ends when the session
+    ends or the client goes away.
 
-    media_type = "text/event-stream"
+    Not a starlette `Response`: it has no body to render and sets no `content-length`; the
+    endpoint returns it and starlette calls it like any response.
+    """
+
+    headers = (
+        (b"cache-control", b"no-store"),
+        (b"x-accel-buffering", b"no"),
+        (b"content-type", b"text/event-stream; charset=utf-8"),
+    )
 
     def __init__(self, session: EventSession) -> None:
         self.session = session
-        self.status_code = 200
-        self.background = None
-        self.init_headers({"cache-control": "no-store", "x-accel-buffering": "no"})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         with self.session.bus.hub.stream():
             await self._stream(receive, send)
 
     async def _stream(self, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        await send({"type": "http.response.start", "status": 200, "headers": list(self.headers)})
         await send({"type": "http.response.body", "body": f"retry: {SSE_RETRY_MS}\n\n".encode(), "more_body": True})
 
         async def write(frames: list[Frame]) -> None:
@@ -148,18 +148,17 @@ class EventStreamResponse(Response):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def sse_events(request: Request) -> Response:
-    return EventStreamResponse(await open_session(request))
+async def sse_events(request: Request) -> EventStream:
+    return EventStream(await open_session(request))
 
 
 # -- WebSocket ------------------------------------------------------------------------------------
 
 
 async def _deny(websocket: WebSocket, exc: HubbubError) -> None:
-    """Refuse before the upgrade with the same status and ACS body as the REST API."""
-    from hubbub.server.app import _status_for  # the one error table; imported late (app imports us)
-
-    response = json_response(wire.error_body(exc.code, exc.message, exc.target), _status_for(exc))
+    """Refuse before the upgrade with the same response (status, ACS body, `Retry-After`) as the
+    REST API."""
+    response = error_response(exc)
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         await websocket.send_denial_response(response)
     else:  # a server without the denial extension answers 403

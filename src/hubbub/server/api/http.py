@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import functools
 import json
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import msgspec
@@ -19,17 +20,13 @@ from starlette.responses import Response
 from hubbub import wire
 from hubbub.server.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
 from hubbub.server.hmac_auth import verify_request
-
-if TYPE_CHECKING:
-    from hubbub.server.app import Hubbub
+from hubbub.server.service import Hubbub
+from hubbub.server.service import service_of as service_of  # re-exported: endpoints take it from here too
+from hubbub.server.tokens import bearer_token
 
 T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
 JSON_TYPE = "application/json; charset=utf-8"
-
-
-def hubbub(request: Request) -> Hubbub:
-    return request.app.state.hubbub  # type: ignore[no-any-return]
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -42,7 +39,7 @@ def empty_response(status: int) -> Response:
 
 async def read_body(request: Request) -> bytes:
     """The raw body, refusing anything over the configured maximum (413)."""
-    limit = hubbub(request).settings.limits.max_body_bytes
+    limit = service_of(request).settings.limits.max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
@@ -58,8 +55,8 @@ async def read_body(request: Request) -> bytes:
 def decode(body: bytes, model: type[T], *, allow_empty: bool = False) -> T:
     """Decode and validate a JSON body into a wire struct; any mismatch is a 400 naming the field.
 
-    Strings holding U+0000 are refused here too: PostgreSQL cannot store them in text columns, and
-    SQLite must answer the same.
+    Strings holding U+0000 are refused here too: not every engine can store them in text columns,
+    and every engine must answer the same.
     """
     if not body.strip():
         if allow_empty:
@@ -143,13 +140,6 @@ def has_thread_extras(version: str) -> bool:
 # -- authentication ------------------------------------------------------------------------------
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip() or None
-    return None
-
-
 async def authenticate_token(app: Hubbub, token: str | None, scope: str = "chat") -> str:
     """The user id a bearer token stands for; 401 when missing/invalid/revoked, 403 without the scope."""
     if not token:
@@ -166,11 +156,11 @@ async def authenticate_token(app: Hubbub, token: str | None, scope: str = "chat"
 
 
 async def chat_caller(request: Request) -> str:
-    return await authenticate_token(hubbub(request), bearer_token(request))
+    return await authenticate_token(service_of(request), bearer_token(request.headers))
 
 
 async def verify_hmac(request: Request, body: bytes) -> None:
-    app = hubbub(request)
+    app = service_of(request)
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     query = request.scope.get("query_string", b"")
     target = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
@@ -219,7 +209,7 @@ class Cursor(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 def page_size(request: Request, cursor: Cursor | None = None) -> int:
-    app = hubbub(request)
+    app = service_of(request)
     raw = request.query_params.get("maxPageSize")
     if raw is None and cursor is not None and isinstance(cursor.n, int):
         raw = str(cursor.n)
@@ -290,3 +280,30 @@ def next_link(request: Request, state: dict[str, Any], size: int, version: str) 
 def chat_version(request: Request, cursor: Cursor | None = None) -> str:
     fallback = cursor.v if cursor is not None and isinstance(cursor.v, str) else None
     return api_version(request, wire.CHAT_API_VERSIONS, fallback=fallback)
+
+
+# -- the opening of every chat endpoint ----------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChatCall:
+    """What a chat endpoint knows once the request is let in."""
+
+    version: str
+    caller: str
+    """The user id of the access token."""
+    service: Hubbub
+    thread_id: str
+    """The `{thread_id}` of the path; "" on a path without one."""
+
+
+async def chat_call(request: Request, operation: str, cursor: Cursor | None = None) -> ChatCall:
+    """Check a chat request in the order every endpoint answers in: the api-version (400), the
+    access token (401/403), the thread id of the path (400), then the rate limit of `operation`
+    (429, see `ratelimit.LIMITS`). `cursor` is the nextLink state of a list endpoint."""
+    version = chat_version(request, cursor)
+    caller = await chat_caller(request)
+    service = service_of(request)
+    thread_id = path_id(request, "thread_id", "chatThreadId") if "thread_id" in request.path_params else ""
+    service.limiter.check(operation, user=caller, thread=thread_id)
+    return ChatCall(version, caller, service, thread_id)

@@ -11,7 +11,6 @@ from hubbub.server.api.http import (
     api_version,
     decode,
     empty_response,
-    hubbub,
     json_response,
     path_id,
     read_body,
@@ -19,6 +18,7 @@ from hubbub.server.api.http import (
 )
 from hubbub.server.errors import BadRequest
 from hubbub.server.identity import IssuedToken
+from hubbub.server.service import service_of
 
 
 def _token_body(token: IssuedToken) -> dict[str, str]:
@@ -34,7 +34,7 @@ async def _authorised_body(request: Request) -> bytes:
 
 async def create_identity(request: Request) -> Response:
     raw = await _authorised_body(request)
-    app = hubbub(request)
+    app = service_of(request)
     app.limiter.check("create_identity")
     body = decode(raw, wire.CreateIdentityRequest, allow_empty=True)
     user_id, token = await app.identity.create_identity(body.create_token_with_scopes, body.expires_in_minutes)
@@ -46,7 +46,7 @@ async def create_identity(request: Request) -> Response:
 
 async def issue_token(request: Request) -> Response:
     raw = await _authorised_body(request)
-    app = hubbub(request)
+    app = service_of(request)
     app.limiter.check("issue_token")
     body = decode(raw, wire.IssueTokenRequest, allow_empty=True)
     token = await app.identity.issue_token(path_id(request, "id", "id"), body.scopes, body.expires_in_minutes)
@@ -55,7 +55,7 @@ async def issue_token(request: Request) -> Response:
 
 async def revoke_tokens(request: Request) -> Response:
     await _authorised_body(request)
-    app = hubbub(request)
+    app = service_of(request)
     app.limiter.check("revoke_tokens")
     await app.identity.revoke_tokens(path_id(request, "id", "id"))
     return empty_response(204)
@@ -63,7 +63,7 @@ async def revoke_tokens(request: Request) -> Response:
 
 async def delete_identity(request: Request) -> Response:
     await _authorised_body(request)
-    app = hubbub(request)
+    app = service_of(request)
     app.limiter.check("delete_identity")
     await app.identity.delete_identity(path_id(request, "id", "id"))
     return empty_response(204)

@@ -10,11 +10,9 @@ from hubbub import wire
 from hubbub.server.api import shapes
 from hubbub.server.api.http import (
     body_keys,
-    chat_caller,
-    chat_version,
+    chat_call,
     decode,
     empty_response,
-    hubbub,
     json_response,
     next_link,
     page_size,
@@ -26,15 +24,11 @@ from hubbub.server.api.http import (
 
 
 async def send_message(request: Request) -> Response:
-    chat_version(request)
-    caller = await chat_caller(request)
-    app = hubbub(request)
-    thread_id = path_id(request, "thread_id", "chatThreadId")
-    app.limiter.check("message_change", thread=thread_id)
+    call = await chat_call(request, "message_change")
     body = decode(await read_body(request), wire.SendChatMessageRequest)
-    message_id = await app.messages.send_message(
-        thread_id,
-        caller,
+    message_id = await call.service.messages.send_message(
+        call.thread_id,
+        call.caller,
         content=body.content,
         type=body.type,
         sender_display_name=body.sender_display_name,
@@ -44,43 +38,34 @@ async def send_message(request: Request) -> Response:
 
 
 async def get_message(request: Request) -> Response:
-    version = chat_version(request)
-    caller = await chat_caller(request)
-    app = hubbub(request)
-    thread_id = path_id(request, "thread_id", "chatThreadId")
-    app.limiter.check("get_message", user=caller, thread=thread_id)
-    row = await app.messages.get_message(thread_id, caller, path_id(request, "message_id", "chatMessageId"))
-    return json_response(shapes.message(row, version))
+    call = await chat_call(request, "get_message")
+    message_id = path_id(request, "message_id", "chatMessageId")
+    row = await call.service.messages.get_message(call.thread_id, call.caller, message_id)
+    return json_response(shapes.message(row, call.version))
 
 
 async def list_messages(request: Request) -> Response:
     cursor = read_cursor(request)
-    version = chat_version(request, cursor)
-    caller = await chat_caller(request)
-    app = hubbub(request)
-    thread_id = path_id(request, "thread_id", "chatThreadId")
-    app.limiter.check("list_messages", user=caller, thread=thread_id)
+    call = await chat_call(request, "list_messages", cursor)
     size = page_size(request, cursor)
     start = start_time_param(request, cursor)
     before = cursor.s if cursor is not None and isinstance(cursor.s, int) else None
-    rows = await app.messages.list_messages(thread_id, caller, start_time=start, before_seq=before, limit=size + 1)
-    body: dict[str, object] = {"value": [shapes.message(r, version) for r in rows[:size]]}
+    rows = await call.service.messages.list_messages(
+        call.thread_id, call.caller, start_time=start, before_seq=before, limit=size + 1
+    )
+    body: dict[str, object] = {"value": [shapes.message(r, call.version) for r in rows[:size]]}
     if len(rows) > size:
-        body["nextLink"] = next_link(request, {"t": start, "s": rows[size - 1]["seq"]}, size, version)
+        body["nextLink"] = next_link(request, {"t": start, "s": rows[size - 1]["seq"]}, size, call.version)
     return json_response(body)
 
 
 async def update_message(request: Request) -> Response:
-    chat_version(request)
-    caller = await chat_caller(request)
-    app = hubbub(request)
-    thread_id = path_id(request, "thread_id", "chatThreadId")
-    app.limiter.check("message_change", thread=thread_id)
+    call = await chat_call(request, "message_change")
     raw = await read_body(request)
     body = decode(raw, wire.UpdateChatMessageRequest, allow_empty=True)
-    await app.messages.update_message(
-        thread_id,
-        caller,
+    await call.service.messages.update_message(
+        call.thread_id,
+        call.caller,
         path_id(request, "message_id", "chatMessageId"),
         content=body.content,
         metadata=body.metadata,
@@ -90,12 +75,9 @@ async def update_message(request: Request) -> Response:
 
 
 async def delete_message(request: Request) -> Response:
-    chat_version(request)
-    caller = await chat_caller(request)
-    app = hubbub(request)
-    thread_id = path_id(request, "thread_id", "chatThreadId")
-    app.limiter.check("message_change", thread=thread_id)
-    await app.messages.delete_message(thread_id, caller, path_id(request, "message_id", "chatMessageId"))
+    call = await chat_call(request, "message_change")
+    message_id = path_id(request, "message_id", "chatMessageId")
+    await call.service.messages.delete_message(call.thread_id, call.caller, message_id)
     return empty_response(204)
 
 

@@ -9,15 +9,12 @@ from starlette.routing import Route
 from hubbub import wire
 from hubbub.server.api import shapes
 from hubbub.server.api.http import (
-    chat_caller,
-    chat_version,
+    chat_call,
     decode,
     empty_response,
-    hubbub,
     json_response,
     next_link,
     page_size,
-    path_id,
     read_body,
     read_cursor,
     skip_param,
@@ -28,44 +25,33 @@ from hubbub.server.rules import parse_participants
 
 async def list_participants(request: Request) -> Response:
     cursor = read_cursor(request)
-    version = chat_version(request, cursor)
-    caller = await chat_caller(request)
-    app = hubbub(request)
-    thread_id = path_id(request, "thread_id", "chatThreadId")
-    app.limiter.check("list_participants", user=caller, thread=thread_id)
+    call = await chat_call(request, "list_participants", cursor)
     size, skip = page_size(request, cursor), skip_param(request, cursor)
-    rows = await app.participants.list_participants(thread_id, caller, skip=skip, limit=size + 1)
-    body: dict[str, object] = {"value": [shapes.participant_row(r, version) for r in rows[:size]]}
+    rows = await call.service.participants.list_participants(call.thread_id, call.caller, skip=skip, limit=size + 1)
+    body: dict[str, object] = {"value": [shapes.participant_row(r, call.version) for r in rows[:size]]}
     if len(rows) > size:
-        body["nextLink"] = next_link(request, {"k": skip + size}, size, version)
+        body["nextLink"] = next_link(request, {"k": skip + size}, size, call.version)
     return json_response(body)
 
 
 async def add_participants(request: Request) -> Response:
-    chat_version(request)
-    caller = await chat_caller(request)
-    app = hubbub(request)
-    thread_id = path_id(request, "thread_id", "chatThreadId")
-    app.limiter.check("participants_change", thread=thread_id)
+    call = await chat_call(request, "participants_change")
     body = decode(await read_body(request), wire.AddChatParticipantsRequest)
     if not body.participants:
         raise BadRequest("At least one participant is required.", target="participants")
-    invalid = await app.participants.add_participants(thread_id, caller, parse_participants(body.participants))
+    participants = parse_participants(body.participants)
+    invalid = await call.service.participants.add_participants(call.thread_id, call.caller, participants)
     result = {"invalidParticipants": shapes.invalid_participants(invalid)} if invalid else {}
     return json_response(result, 201)
 
 
 async def remove_participant(request: Request) -> Response:
-    chat_version(request)
-    caller = await chat_caller(request)
-    app = hubbub(request)
-    thread_id = path_id(request, "thread_id", "chatThreadId")
-    app.limiter.check("participants_change", thread=thread_id)
+    call = await chat_call(request, "participants_change")
     body = decode(await read_body(request), wire.CommunicationIdentifierModel)
     raw_id = wire.identifier_raw_id(body)
     if not raw_id:
         raise BadRequest("The identifier names no participant.", target="rawId")
-    await app.participants.remove_participant(thread_id, caller, raw_id)
+    await call.service.participants.remove_participant(call.thread_id, call.caller, raw_id)
     return empty_response(204)
 
 

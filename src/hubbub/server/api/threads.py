@@ -10,16 +10,13 @@ from hubbub import wire
 from hubbub.server.api import shapes
 from hubbub.server.api.http import (
     body_keys,
-    chat_caller,
-    chat_version,
+    chat_call,
     decode,
     empty_response,
     has_thread_extras,
-    hubbub,
     json_response,
     next_link,
     page_size,
-    path_id,
     read_body,
     read_cursor,
     start_time_param,
@@ -29,21 +26,18 @@ from hubbub.server.rules import parse_participants
 
 
 async def create_thread(request: Request) -> Response:
-    version = chat_version(request)
-    caller = await chat_caller(request)
-    app = hubbub(request)
-    app.limiter.check("create_thread", user=caller)
+    call = await chat_call(request, "create_thread")
     body = decode(await read_body(request), wire.CreateChatThreadRequest)
-    extras = has_thread_extras(version)
-    created = await app.chat.create_thread(
-        caller,
+    extras = has_thread_extras(call.version)
+    created = await call.service.chat.create_thread(
+        call.caller,
         topic=body.topic,
         participants=parse_participants(body.participants or []),
         request_id=request.headers.get("repeatability-request-id"),
         metadata=body.metadata if extras else None,
         retention=body.retention_policy if extras else None,
     )
-    result = {"chatThread": shapes.thread_properties(created.thread, version)}
+    result = {"chatThread": shapes.thread_properties(created.thread, call.version)}
     if created.invalid:
         result["invalidParticipants"] = shapes.invalid_participants(created.invalid)  # type: ignore[assignment]
     return json_response(result, 201)
@@ -51,10 +45,7 @@ async def create_thread(request: Request) -> Response:
 
 async def list_threads(request: Request) -> Response:
     cursor = read_cursor(request)
-    version = chat_version(request, cursor)
-    caller = await chat_caller(request)
-    app = hubbub(request)
-    app.limiter.check("list_threads", user=caller)
+    call = await chat_call(request, "list_threads", cursor)
     size = page_size(request, cursor)
     start = start_time_param(request, cursor)
     after = None
@@ -62,39 +53,32 @@ async def list_threads(request: Request) -> Response:
         if not (isinstance(cursor.a, int) and isinstance(cursor.i, str)):
             raise BadRequest("The paging token (syncState) is not valid.", target="syncState")
         after = (cursor.a, cursor.i)
-    rows = await app.chat.list_threads(caller, start_time=start, after=after, limit=size + 1)
+    rows = await call.service.chat.list_threads(call.caller, start_time=start, after=after, limit=size + 1)
     body: dict[str, object] = {"value": [shapes.thread_item(r) for r in rows[:size]]}
     if len(rows) > size:
         last = rows[size - 1]
         body["nextLink"] = next_link(
-            request, {"t": start, "a": last["last_message_at"], "i": last["id"]}, size, version
+            request, {"t": start, "a": last["last_message_at"], "i": last["id"]}, size, call.version
         )
     return json_response(body)
 
 
 async def get_thread(request: Request) -> Response:
-    version = chat_version(request)
-    caller = await chat_caller(request)
-    app = hubbub(request)
-    app.limiter.check("get_thread", user=caller)
-    row = await app.chat.get_thread(path_id(request, "thread_id", "chatThreadId"), caller)
-    return json_response(shapes.thread_properties(row, version))
+    call = await chat_call(request, "get_thread")
+    row = await call.service.chat.get_thread(call.thread_id, call.caller)
+    return json_response(shapes.thread_properties(row, call.version))
 
 
 async def update_thread(request: Request) -> Response:
-    version = chat_version(request)
-    caller = await chat_caller(request)
-    app = hubbub(request)
-    thread_id = path_id(request, "thread_id", "chatThreadId")
-    app.limiter.check("update_thread", thread=thread_id)
+    call = await chat_call(request, "update_thread")
     raw = await read_body(request)
     body = decode(raw, wire.UpdateChatThreadRequest, allow_empty=True)
-    keys = body_keys(raw) if has_thread_extras(version) else set()
+    keys = body_keys(raw) if has_thread_extras(call.version) else set()
     if "topic" in body_keys(raw) and body.topic is None:
         raise BadRequest("The topic cannot be removed.", target="topic")
-    await app.chat.update_thread(
-        thread_id,
-        caller,
+    await call.service.chat.update_thread(
+        call.thread_id,
+        call.caller,
         topic=body.topic,
         metadata=body.metadata,
         set_metadata="metadata" in keys,
@@ -105,11 +89,8 @@ async def update_thread(request: Request) -> Response:
 
 
 async def delete_thread(request: Request) -> Response:
-    chat_version(request)
-    caller = await chat_caller(request)
-    app = hubbub(request)
-    app.limiter.check("delete_thread", user=caller)
-    await app.chat.delete_thread(path_id(request, "thread_id", "chatThreadId"), caller)
+    call = await chat_call(request, "delete_thread")
+    await call.service.chat.delete_thread(call.thread_id, call.caller)
     return empty_response(204)
 
 

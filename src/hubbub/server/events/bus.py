@@ -14,14 +14,12 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
 from hubbub.server.events.hub import Delivery, Event, Hub, Revocation
 from hubbub.server.events.ids import IdClock, StreamId, now_ms
-from hubbub.server.events.shutdown import on_server_exit
 
 log = logging.getLogger("hubbub.events")
 
@@ -37,7 +35,6 @@ class EventBus(abc.ABC):
     def __init__(self, *, backlog: int, max_queue: int) -> None:
         self.backlog = backlog
         self.hub = Hub(max_queue)
-        self._undo_exit_hook: Callable[[], None] | None = None
 
     @abc.abstractmethod
     async def publish(self, event: Event) -> None:
@@ -62,20 +59,16 @@ class EventBus(abc.ABC):
         not shared (one process, or the backend is unreachable): caches must then expire by age."""
         return None
 
-    async def start(self) -> None:
-        """Connect to the backend, and end open streams as soon as the server is asked to stop
-        (uvicorn waits for open responses before the lifespan shutdown, so that is too late).
+    async def start(self) -> None:  # noqa: B027 - a hook: only a bus with a backend to connect to overrides it
+        """Connect to the backend.
 
-        The signal hook is the earliest notice under any uvicorn; `hubbub serve` also drains the
-        streams (`Hub.drain`) before uvicorn closes connections, which the hook cannot promise."""
-        self._undo_exit_hook = on_server_exit(self.hub.shut_down)
+        Ending the open streams when the server stops is not the bus's business: the process's
+        owner does it (`hubbub serve` runs the app's stop hooks, which drain `hub`, before
+        uvicorn closes connections; the lifespan shutdown comes too late for that)."""
 
     async def close(self) -> None:
         """End every stream and disconnect."""
         self.hub.shut_down()
-        if self._undo_exit_hook is not None:
-            self._undo_exit_hook()
-            self._undo_exit_hook = None
 
 
 _Kept = tuple[StreamId, str, str, tuple[str, ...], bytes]

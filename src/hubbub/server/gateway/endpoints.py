@@ -26,6 +26,7 @@ from hubbub.chat import ChatMessage, ChatParticipant, CommunicationUserIdentifie
 from hubbub.chat.aio import ChatThreadClient
 from hubbub.server.gateway.openapi import openapi_document
 from hubbub.server.gateway.upstream import GatewayError, Upstream, translate
+from hubbub.server.tokens import bearer_token
 
 MAX_BODY_BYTES = 64 * 1024
 MESSAGE_TYPES = ("text", "html")
@@ -127,16 +128,9 @@ def thread_field(values: Any, name: str = "thread_id") -> str:
     return value
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip() or None
-    return None
-
-
 async def token_of(request: Request, gateway: Gateway, user_id: str | None) -> tuple[str, str]:
     """(token, user id) of the caller; 401 without a usable token, 403 when it is not `user_id`'s."""
-    token = bearer_token(request)
+    token = bearer_token(request.headers)
     caller = await gateway.upstream.caller(token)
     if user_id is not None and caller != user_id:
         raise GatewayError(403, "The access token does not belong to this user_id.")

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import TYPE_CHECKING
 
 from hubbub.server import errors
 from hubbub.server.api.http import authenticate_token
 from hubbub.server.gateway.endpoints import Gateway
 from hubbub.server.gateway.upstream import GatewayError, Upstream
-
-if TYPE_CHECKING:
-    from hubbub.server.app import Hubbub
+from hubbub.server.service import Hubbub
 
 _WILDCARDS = {"", "0.0.0.0", "::", "[::]"}
 

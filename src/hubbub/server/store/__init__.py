@@ -4,6 +4,7 @@ Store functions take a `Connection` (a transaction or the database itself) as fi
 use case composes them inside one `async with db.transaction() as tx:` block.
 """
 
-from hubbub.server.store.engine import Connection, Database, Row, open_database
+from hubbub.server.store.engine import Connection, Database, Row
+from hubbub.server.store.engines import describe_database, open_database
 
-__all__ = ["Connection", "Database", "Row", "open_database"]
+__all__ = ["Connection", "Database", "Row", "describe_database", "open_database"]

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from hubbub.server.errors import BadRequest
-from hubbub.server.settings import Settings
 
 T = TypeVar("T")
 log = logging.getLogger("hubbub.store")
@@ -70,6 +69,9 @@ class Database(Connection):
     """
 
     engine: str
+    data_modifying_with = False
+    """Whether a `WITH` clause may hold `UPDATE`/`INSERT ... RETURNING` (PostgreSQL: yes; SQLite:
+    no): a use case that reads, writes and reads again can then be one statement, one round trip."""
 
     @abc.abstractmethod
     async def close(self) -> None: ...
@@ -132,20 +134,3 @@ def schema_files(engine: str) -> list[tuple[int, str]]:
         if version not in chosen or specific:
             chosen[version] = (specific, entry.read_text(encoding="utf-8"))
     return [(version, sql) for version, (_, sql) in sorted(chosen.items())]
-
-
-async def open_database(settings: Settings, *, migrate: bool = True) -> Database:
-    """Connect to the configured engine and bring its schema up to date."""
-    db: Database
-    if settings.uses_postgres:
-        from hubbub.server.store.postgres import PostgresDatabase
-
-        db = await PostgresDatabase.connect(settings.database_url or "")
-    else:
-        from hubbub.server.store.sqlite import SqliteDatabase
-
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        db = await SqliteDatabase.connect(settings.sqlite_path, synchronous=settings.sqlite_synchronous)
-    if migrate:
-        await db.migrate()
-    return db

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from hubbub.server.store.engine import Connection, Row
+import dataclasses
+
+from hubbub.server.store import participants as participant_store
+from hubbub.server.store import threads as thread_store
+from hubbub.server.store.engine import Connection, Database, Row
 
 MESSAGE_COLUMNS = (
     "id, seq, type, sender_id, sender_display_name, content, metadata, created_at, edited_at, deleted_at, version"
@@ -37,7 +41,7 @@ async def insert_message(
     )
 
 
-SEND_IN_ONE_STATEMENT = """
+_SEND_IN_ONE_STATEMENT = """
 WITH members AS (
     SELECT user_id FROM participants WHERE thread_id = $1 AND removed_at IS NULL
 ), slot AS (
@@ -55,9 +59,69 @@ WITH members AS (
 SELECT (SELECT id FROM inserted) AS id, (SELECT created_at FROM inserted) AS created_at,
        ARRAY(SELECT user_id FROM members) AS recipients
 """
-"""PostgreSQL only (SQLite has no data-modifying WITH): a participant's message in one round trip.
+"""`send_message` on an engine with data-modifying WITH: a participant's message in one round trip.
 Parameters: thread id, sender, now in ms, now in µs, type, display name, content, metadata. The id
 is NULL when the sender may not write (no such thread, or not an active participant)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SentMessage:
+    message_id: int
+    created_at: int
+    recipients: list[str]
+    """The thread's active participants when the message was stored (the sender among them)."""
+
+
+async def send_message(
+    db: Database,
+    thread_id: str,
+    sender: str,
+    *,
+    type: str,
+    sender_display_name: str | None,
+    content: str,
+    metadata: str | None,
+    now: int,
+) -> SentMessage | None:
+    """Store a participant's message in a live thread, atomically; None when `sender` may not write
+    (no such live thread, or not an active participant), and then nothing is written.
+
+    One rule on every engine: the membership check, the slot (`threads.next_message_slot`) and the
+    insert commit together. Where the engine allows it that is one statement, since round trips are
+    what a send costs; otherwise one transaction.
+    """
+    if db.data_modifying_with:
+        rows = await db.write_statement(
+            _SEND_IN_ONE_STATEMENT, thread_id, sender, now // 1000, now, type, sender_display_name, content, metadata
+        )
+        row = rows[0]
+        if row["id"] is None:
+            return None
+        return SentMessage(int(row["id"]), int(row["created_at"]), list(row["recipients"]))
+
+    async def body(tx: Connection) -> SentMessage | None:
+        recipients = await participant_store.active_user_ids(tx, thread_id)
+        if sender not in recipients:
+            return None
+        slot = await thread_store.next_message_slot(tx, thread_id, now)
+        if slot is None:
+            return None
+        seq, message_id, created_at = slot
+        await insert_message(
+            tx,
+            thread_id=thread_id,
+            message_id=message_id,
+            seq=seq,
+            type=type,
+            sender_id=sender,
+            sender_display_name=sender_display_name,
+            content=content,
+            metadata=metadata,
+            created_at=created_at,
+        )
+        return SentMessage(message_id, created_at, recipients)
+
+    return await db.write(body)
 
 
 async def get_message(db: Connection, thread_id: str, message_id: int) -> Row | None:

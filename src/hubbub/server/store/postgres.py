@@ -57,6 +57,7 @@ class _PgConnection(Connection):
 
 class PostgresDatabase(Database):
     engine = "postgres"
+    data_modifying_with = True
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool

@@ -1,0 +1,70 @@
+"""The running service: settings plus the parts every endpoint uses, and how they are started.
+
+Endpoints reach it through `service_of(request)`; `app.py` starts it in the lifespan. It sits below
+the endpoints (they import it) and above the rules and the store (it imports them).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from typing import Any
+
+from starlette.requests import HTTPConnection
+
+from hubbub.server import datadir
+from hubbub.server.chat import ChatService
+from hubbub.server.events import EventBus, bus_for_settings
+from hubbub.server.identity import IdentityService
+from hubbub.server.membership import ParticipantService
+from hubbub.server.messaging import MessageService
+from hubbub.server.ratelimit import RateLimiter
+from hubbub.server.settings import Settings
+from hubbub.server.store import Database, open_database
+from hubbub.server.tokens import TokenService
+
+
+@dataclasses.dataclass
+class Hubbub:
+    """The running service: settings plus the parts every endpoint uses."""
+
+    settings: Settings
+    db: Database
+    bus: EventBus
+    tokens: TokenService
+    identity: IdentityService
+    chat: ChatService
+    messages: MessageService
+    participants: ParticipantService
+    limiter: RateLimiter
+    key_bytes: bytes
+
+
+def service_of(conn: HTTPConnection) -> Hubbub:
+    """The service of the app serving this request or WebSocket (set by the lifespan)."""
+    return conn.app.state.hubbub  # type: ignore[no-any-return]
+
+
+async def start_service(settings: Settings) -> Hubbub:
+    """Open the database (schema up to date), start the bus, and build the rules on top of them."""
+    access_key = settings.access_key or datadir.ensure_access_key(settings.data_dir)
+    db = await open_database(settings)
+    bus = bus_for_settings(settings)
+    await bus.start()
+    tokens = TokenService(access_key)
+    rules: dict[str, Any] = {
+        "retention_day_seconds": settings.retention_day_seconds,
+        "idempotency_ttl_seconds": settings.idempotency_ttl_seconds,
+    }
+    return Hubbub(
+        settings=settings,
+        db=db,
+        bus=bus,
+        tokens=tokens,
+        identity=IdentityService(db, tokens, cache_seconds=settings.identity_cache_seconds, bus=bus),
+        chat=ChatService(db, bus, settings.limits, **rules),
+        messages=MessageService(db, bus, settings.limits, **rules),
+        participants=ParticipantService(db, bus, settings.limits, **rules),
+        limiter=RateLimiter(settings.rate_limit),
+        key_bytes=base64.b64decode(access_key),
+    )

@@ -1,4 +1,4 @@
-"""The `hubbub` command: serve, gateway, connection-string, users, migrate, events.
+"""The `hubbub` command: serve, gateway, connection-string, users, migrate, backup, restore, stats, events.
 
 Options map one-to-one onto `hubbub.server.settings.Settings`; each also reads its `HUBBUB_*`
 environment variable.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -280,6 +281,63 @@ def users_create(
         click.echo(token.token)
 
 
+@users.command("delete")
+@click.argument("user_id")
+@DATA_DIR
+@DATABASE_URL
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking for confirmation.")
+def users_delete(user_id: str, data_dir: Path | None, database_url: str | None, yes: bool) -> None:
+    """Delete the identity USER_ID, as DELETE /identities/{id} does.
+
+    Its access tokens stop working and no new ones can be issued for it; the messages it sent and
+    its thread memberships stay, as on ACS. Run it against the server's database (--data-dir or
+    --database-url). A running server refuses the tokens within HUBBUB_IDENTITY_CACHE_SECONDS;
+    event streams the user already has open end when they next reconnect (DELETE /identities/{id}
+    on the server ends them at once).
+    """
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    if not settings.uses_postgres and not settings.sqlite_path.is_file():
+        raise click.ClickException(f"there is no SQLite database at {settings.sqlite_path} (is --data-dir right?)")
+
+    async def exists() -> bool:
+        from hubbub.server.store import identities, open_database
+
+        db = await open_database(settings, migrate=False)
+        try:
+            return await db.read(lambda conn: identities.get_identity(conn, user_id)) is not None
+        finally:
+            await db.close()
+
+    async def delete() -> None:
+        from hubbub.server import datadir
+        from hubbub.server.identity import IdentityService
+        from hubbub.server.store import open_database
+        from hubbub.server.tokens import TokenService
+
+        key = settings.access_key or datadir.ensure_access_key(settings.data_dir)
+        db = await open_database(settings, migrate=False)
+        try:
+            await IdentityService(db, TokenService(key)).delete_identity(user_id)
+        finally:
+            await db.close()
+
+    from hubbub.server.errors import HubbubError
+
+    try:
+        if not asyncio.run(exists()):
+            raise click.ClickException(f"identity {user_id} does not exist (or is already deleted)")
+        if not yes:
+            click.confirm(
+                f"Delete identity {user_id}? Its access tokens stop working and it gets no new ones; "
+                "its messages and thread memberships stay.",
+                abort=True,
+            )
+        asyncio.run(delete())
+    except HubbubError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"Deleted identity {user_id}.")
+
+
 @main.command()
 @DATA_DIR
 @DATABASE_URL
@@ -299,6 +357,168 @@ def migrate(data_dir: Path | None, database_url: str | None) -> None:
     version = asyncio.run(upgrade())
     engine = "PostgreSQL" if settings.uses_postgres else f"SQLite ({settings.sqlite_path})"
     click.echo(f"{engine}: schema version {version}")
+
+
+@main.command()
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+@DATA_DIR
+@DATABASE_URL
+@click.option(
+    "--pages-per-step",
+    type=click.IntRange(min=1),
+    default=1024,
+    show_default=True,
+    help="Database pages copied per step of SQLite's backup API (the progress bar moves once per step).",
+)
+def backup(archive: Path, data_dir: Path | None, database_url: str | None, pages_per_step: int) -> None:
+    """Write a consistent copy of the data directory to ARCHIVE, while the server runs.
+
+    ARCHIVE is a tar file (gzip-compressed when it ends in .tar.gz or .tgz) holding the SQLite
+    database as of the moment the backup starts, the access key and the TLS certificates and keys:
+    everything `hubbub restore` needs to bring back a server that existing clients, connection
+    strings and tokens keep working with. It holds private keys: keep it like the data directory.
+    For PostgreSQL use pg_dump (docs/operations.md).
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    from hubbub.server import backup as backups
+    from hubbub.server import datadir
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    if settings.uses_postgres:
+        raise click.UsageError("the database is PostgreSQL: back it up with pg_dump (see docs/operations.md)")
+    columns = (
+        TextColumn("Backing up"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.completed}/{task.total} pages"),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("backup", total=None)
+            result = backups.create_backup(
+                settings.data_dir,
+                archive,
+                pages_per_step=pages_per_step,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except (backups.BackupError, sqlite3.Error, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"Backed up {settings.sqlite_path} (schema version {result.schema_version}, {result.pages} pages,"
+        f" {result.database_bytes:,} bytes) and {', '.join(result.files) or 'no key files'}"
+        f" to {result.path} in {result.seconds:.2f} s."
+    )
+    key_file = settings.data_dir / datadir.KEY_FILE
+    if settings.access_key and (not key_file.is_file() or key_file.read_text().strip() != settings.access_key):
+        click.echo(
+            "Warning: the server's access key comes from HUBBUB_ACCESS_KEY and is not in the backup;"
+            " keep it with the backup to restore working tokens and connection strings.",
+            err=True,
+        )
+
+
+@main.command()
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@DATA_DIR
+@click.option("--force", is_flag=True, help="Replace the database and key files already in the data directory.")
+def restore(archive: Path, data_dir: Path | None, force: bool) -> None:
+    """Restore the backup ARCHIVE (from `hubbub backup`) into the data directory, with no server running.
+
+    The archive is checked first: its manifest and checksum, SQLite's integrity check, and a schema
+    version this Hubbub can run (an older one is upgraded when the server starts). Refused while a
+    server has the data directory's database open, and when the directory already holds a database
+    or key files, unless --force. A bare SQLite file restores the database alone.
+    """
+    from hubbub.server import backup as backups
+
+    settings = _settings(data_dir=data_dir)
+    if settings.uses_postgres:
+        raise click.UsageError(
+            "HUBBUB_DATABASE_URL selects PostgreSQL: restore it with pg_restore (docs/operations.md)"
+        )
+    try:
+        result = backups.restore_backup(archive, settings.data_dir, force=force)
+    except (backups.BackupError, sqlite3.Error, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    made = f" made {result.created_at}" if result.created_at else ""
+    click.echo(
+        f"Restored {archive}{made} into {result.data_dir}: {', '.join(result.files)}"
+        f" (schema version {result.schema_version}). Start it with: hubbub serve --data-dir {result.data_dir}"
+    )
+
+
+@main.command()
+@DATA_DIR
+@DATABASE_URL
+@HOST
+@HTTP_PORT
+@HTTPS_PORT
+@click.option(
+    "--endpoint",
+    default=None,
+    help="The running server to ask for its open event streams [default: from --host and --http-port].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def stats(
+    data_dir: Path | None,
+    database_url: str | None,
+    host: str | None,
+    http_port: int | None,
+    https_port: int | None,
+    endpoint: str | None,
+    as_json: bool,
+) -> None:
+    """Count users, threads and messages in the database, and ask the running server for its open
+    event streams (signed with the access key; with several workers, one worker's count).
+
+    The counts need only the database, so they work with the server stopped; open streams are then
+    reported as unavailable.
+    """
+    from hubbub.server import datadir
+    from hubbub.server import stats as server_stats
+    from hubbub.server.store.engines import describe_database
+
+    settings = _settings(
+        data_dir=data_dir, database_url=database_url, host=host, http_port=http_port, https_port=https_port
+    )
+    try:
+        counts = asyncio.run(server_stats.database_counts(settings))
+    except server_stats.StatsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    target = endpoint or server_stats.default_endpoint(settings)
+    key = settings.access_key or datadir.ensure_access_key(settings.data_dir)
+    live = server_stats.server_stats(target, key, verify=server_stats.server_verify(settings, target))
+    if as_json:
+        out: dict[str, Any] = {_camel(name): value for name, value in counts.items()}
+        out |= {"openStreams": live.open_streams, "endpoint": live.endpoint}
+        if live.error:
+            out["openStreamsError"] = live.error
+        click.echo(json.dumps(out))
+        return
+    streams = (
+        f"{live.open_streams} ({live.endpoint})" if live.error is None else f"unknown: {live.endpoint} {live.error}"
+    )
+    rows = [
+        ("Database", describe_database(settings)),
+        ("Users", f"{counts['users']} ({counts['deleted_users']} deleted)"),
+        ("Threads", f"{counts['threads']} ({counts['deleted_threads']} deleted)"),
+        ("Participants", f"{counts['participants']} in live memberships"),
+        (
+            "Messages",
+            f"{counts['messages']} ({counts['deleted_messages']} deleted, {counts['system_messages']} system)",
+        ),
+        ("Open streams", streams),
+    ]
+    for label, value in rows:
+        click.echo(f"{label + ':':<14} {value}")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 @main.command()

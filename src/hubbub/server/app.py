@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hubbub.server import gateway
-from hubbub.server.api import activity, events, identities, messages, participants, threads
+from hubbub.server.api import activity, admin, events, identities, messages, participants, threads
 from hubbub.server.api.errors import EXCEPTION_HANDLERS
 from hubbub.server.api.http import json_response
 from hubbub.server.service import Hubbub, start_service
@@ -91,6 +91,7 @@ def create_app(settings: Settings) -> Starlette:
         *threads.routes,
         *identities.routes,
         *events.routes,
+        *admin.routes,
         Route("/health", health, methods=["GET"]),
     ]
     if settings.gateway:  # after the ACS API; the page's mount at `/` catches what is left

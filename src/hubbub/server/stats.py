@@ -1,0 +1,69 @@
+"""`hubbub stats`: row counts from the database, open event streams from the running server.
+
+The counts need only the database (the server may be stopped). Open streams exist only inside the
+server process, so they are asked of it over `GET /admin/stats`, signed with the access key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import httpx
+
+from hubbub._sdk.signing import sign_request
+from hubbub.server import datadir
+from hubbub.server.settings import Settings
+from hubbub.server.store import open_database
+from hubbub.server.store.stats import count_rows
+
+
+class StatsError(Exception):
+    """The database cannot be read (the message says why)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ServerStats:
+    endpoint: str
+    open_streams: int | None
+    error: str | None = None
+    """Why `open_streams` is None (the server is not reachable, refused the key, ...)."""
+
+
+async def database_counts(settings: Settings) -> dict[str, int]:
+    """`store.stats.COUNTS` for the configured database, without migrating or creating it."""
+    if not settings.uses_postgres and not settings.sqlite_path.is_file():
+        raise StatsError(f"there is no SQLite database at {settings.sqlite_path} (is --data-dir right?)")
+    db = await open_database(settings, migrate=False)
+    try:
+        return await db.read(count_rows)
+    except Exception as exc:
+        raise StatsError(f"cannot read the database: {exc}") from exc
+    finally:
+        await db.close()
+
+
+def default_endpoint(settings: Settings) -> str:
+    """Where the server of these settings listens: plain HTTP when enabled, else HTTPS."""
+    if settings.http_port:
+        return f"http://{settings.connect_host}:{settings.http_port}"
+    return f"https://{settings.connect_host}:{settings.https_port}"
+
+
+def server_stats(endpoint: str, access_key: str, *, verify: str | bool = True, timeout: float = 5.0) -> ServerStats:
+    """Ask the running server for what only it knows; never raises for an unreachable server."""
+    url = endpoint.rstrip("/") + "/admin/stats"
+    try:
+        response = httpx.get(
+            url, headers=sign_request("GET", url, b"", access_key), verify=verify, timeout=timeout, trust_env=False
+        )
+    except httpx.HTTPError as exc:
+        return ServerStats(endpoint, None, f"not reachable ({type(exc).__name__}: {exc})")
+    if response.status_code != 200:
+        return ServerStats(endpoint, None, f"answered {response.status_code}: {response.text[:200]}")
+    return ServerStats(endpoint, int(response.json()["openStreams"]))
+
+
+def server_verify(settings: Settings, endpoint: str) -> str | bool:
+    """The data directory's CA for an https endpoint of this server, when it has one."""
+    ca = settings.data_dir / datadir.CA_CERT
+    return str(ca) if endpoint.startswith("https") and ca.is_file() else True

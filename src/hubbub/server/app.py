@@ -15,8 +15,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from hubbub.server import gateway
+from hubbub.server import gateway, signaling
 from hubbub.server.api import activity, admin, events, identities, messages, participants, threads
+from hubbub.server.api.cors import cors_middleware
 from hubbub.server.api.errors import EXCEPTION_HANDLERS
 from hubbub.server.api.http import json_response
 from hubbub.server.service import Hubbub, start_service
@@ -91,6 +92,7 @@ def create_app(settings: Settings) -> Starlette:
         *threads.routes,
         *identities.routes,
         *events.routes,
+        *signaling.routes,
         *admin.routes,
         Route("/health", health, methods=["GET"]),
     ]
@@ -99,5 +101,6 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[cors_middleware(settings.cors_origins)],
         exception_handlers=dict(EXCEPTION_HANDLERS),
     )

@@ -63,6 +63,8 @@ class Settings:
     """Mount the simple REST API (/create_users, ...) and the chat page at `/` (docs/gateway.md)."""
     gateway_admin_key: str | None = None
     """When set, creating identities through the gateway needs it in an `X-Admin-Key` header."""
+    cors_origins: str = "*"
+    """Browser origins allowed to call the APIs cross-origin: `*`, or a comma-separated list."""
     limits: Limits = dataclasses.field(default_factory=Limits)
 
     @property
@@ -98,6 +100,7 @@ _ENV_FIELDS: dict[str, str] = {
     "HUBBUB_LOG_LEVEL": "log_level",
     "HUBBUB_GATEWAY": "gateway",
     "HUBBUB_GATEWAY_ADMIN_KEY": "gateway_admin_key",
+    "HUBBUB_CORS_ORIGINS": "cors_origins",
     "HUBBUB_EVENTS_BACKLOG": "events_backlog",
     "HUBBUB_EVENTS_HEARTBEAT_SECONDS": "events_heartbeat_seconds",
     "HUBBUB_EVENTS_QUEUE_SIZE": "events_queue_size",

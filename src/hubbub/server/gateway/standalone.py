@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hubbub.server.api.cors import cors_middleware
 from hubbub.server.gateway.endpoints import Gateway, error_response, routes
 from hubbub.server.gateway.upstream import Upstream
 
@@ -26,10 +27,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_gateway_app(
-    endpoint: str, access_key: str, *, admin_key: str | None = None, ca_file: str | None = None
+    endpoint: str,
+    access_key: str,
+    *,
+    admin_key: str | None = None,
+    ca_file: str | None = None,
+    cors_origins: str = "*",
 ) -> Starlette:
     """The gateway app for `endpoint` (http or https) and its access key. Tokens are checked by
-    using them against the endpoint (docs/gateway.md); `ca_file` adds a CA for https."""
+    using them against the endpoint (docs/gateway.md); `ca_file` adds a CA for https. Pages on
+    `cors_origins` (`*`: any) may call it (api/cors.py)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -43,5 +50,6 @@ def create_gateway_app(
     return Starlette(
         routes=[Route("/health", _health, methods=["GET"]), *routes],
         lifespan=lifespan,
+        middleware=[cors_middleware(cors_origins)],
         exception_handlers={HTTPException: _http_error},
     )

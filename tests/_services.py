@@ -175,7 +175,11 @@ class PostgresCluster:
         )
         if init.returncode != 0:
             raise ServiceFailed(f"initdb failed: {init.stdout.decode()}\n{init.stderr.decode()}")
-        with open(self.log, "wb") as log:
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server on the existing cluster (after `start`, or after `pause`), same port."""
+        with open(self.log, "ab") as log:
             if self.user is not None:
                 os.chown(self.log, self.user.pw_uid, self.user.pw_gid)
             self.proc = subprocess.Popen(  # type: ignore[call-overload]
@@ -205,6 +209,12 @@ class PostgresCluster:
                 **self._run_as(),
             )
         _wait_until(self._accepts, self.proc, self.log, "postgres", timeout=60)
+
+    def pause(self) -> None:
+        """Stop the server (fast shutdown) and keep the cluster's files, for `resume`."""
+        if self.proc is not None:
+            stop_process(self.proc, signal.SIGINT)
+            self.proc = None
 
     def _accepts(self) -> bool:
         if not port_open(self.port):
@@ -307,6 +317,12 @@ class RedisServer:
                 return sock.recv(16).startswith(b"+PONG")
         except OSError:
             return False
+
+    def pause(self) -> None:
+        """Stop redis-server; `start` brings it back on the same port (empty: no persistence)."""
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.proc = None
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -497,7 +513,7 @@ class HubbubServer:
         if self.access_key is not None and key != self.access_key:
             raise ServiceFailed(f"access key changed across a restart: {self.access_key!r} -> {key!r}")
         self.access_key = key
-        if self.ca_bundle is not None:
+        if self.ca_bundle is not None and self.ca_path.exists():
             self.ca_bundle.add(self.ca_path)
 
     def _ready(self) -> bool:
@@ -508,7 +524,8 @@ class HubbubServer:
         except httpx.HTTPError:
             return False
         # /health is the readiness probe; a server without one (404) counts as ready once it listens.
-        return response.status_code in (200, 404) and self.ca_path.exists()
+        # With --certfile the server has no generated CA.
+        return response.status_code in (200, 404) and (self.ca_path.exists() or "--certfile" in self.args)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Graceful stop (SIGTERM to our PID), SIGKILL after `timeout` seconds."""

@@ -101,6 +101,29 @@ def main() -> None:
     "events reach clients on every worker (HUBBUB_WORKERS).",
 )
 @LOG_LEVEL
+@_setting(
+    "--log-format",
+    field="log_format",
+    type=click.Choice(["text", "json"]),
+    help="Log lines as text, or as one JSON object per line with the request id",
+)
+@_setting(
+    "--metrics/--no-metrics",
+    field="metrics",
+    help="Serve Prometheus metrics at /metrics on the server's ports (keep it from the outside)",
+)
+@_setting(
+    "--certfile",
+    field="certfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM certificate (with its chain) for HTTPS instead of the generated one; needs --keyfile",
+)
+@_setting(
+    "--keyfile",
+    field="keyfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM private key of --certfile",
+)
 def serve(
     data_dir: Path | None,
     host: str | None,
@@ -111,11 +134,16 @@ def serve(
     rate_limit: bool | None,
     workers: int,
     log_level: str | None,
+    log_format: str | None,
+    metrics: bool | None,
+    certfile: Path | None,
+    keyfile: Path | None,
 ) -> None:
     """Run the server: HTTP and HTTPS on loopback, SQLite by default.
 
     On first start this creates the data directory with a generated access key, a self-signed CA and
     a server certificate (for localhost and 127.0.0.1). Restarts reuse them and keep all data.
+    --certfile and --keyfile serve a real certificate instead (docs/deploy.md).
     Limits are set with HUBBUB_MAX_PARTICIPANTS, HUBBUB_MAX_PARTICIPANTS_PER_BATCH,
     HUBBUB_MAX_PAGE_SIZE, HUBBUB_MAX_MESSAGE_BYTES, HUBBUB_MAX_TOPIC_LENGTH,
     HUBBUB_TYPING_PARTICIPANT_LIMIT and HUBBUB_MAX_BODY_BYTES.
@@ -131,7 +159,15 @@ def serve(
         redis_url=redis_url,
         rate_limit=rate_limit,
         log_level=log_level,
+        log_format=log_format,
+        metrics=metrics,
+        certfile=certfile,
+        keyfile=keyfile,
     )
+    if (settings.certfile is None) != (settings.keyfile is None):
+        raise click.UsageError("--certfile and --keyfile (HUBBUB_CERTFILE, HUBBUB_KEYFILE) go together.")
+    if settings.log_format not in ("text", "json"):
+        raise click.UsageError(f"HUBBUB_LOG_FORMAT={settings.log_format!r}: use text or json.")
     if not settings.http_port and not settings.https_port:
         raise click.UsageError("At least one of --http-port and --https-port must be non-zero.")
     if workers > 1 and not settings.redis_url:
@@ -253,7 +289,7 @@ def users_create(
 
     async def create() -> tuple[str, Any]:
         from hubbub.server import datadir
-        from hubbub.server.identity import IdentityService
+        from hubbub.server.rules.identities import IdentityService
         from hubbub.server.store import open_database
         from hubbub.server.tokens import TokenService
 
@@ -310,7 +346,7 @@ def users_delete(user_id: str, data_dir: Path | None, database_url: str | None, 
 
     async def delete() -> None:
         from hubbub.server import datadir
-        from hubbub.server.identity import IdentityService
+        from hubbub.server.rules.identities import IdentityService
         from hubbub.server.store import open_database
         from hubbub.server.tokens import TokenService
 

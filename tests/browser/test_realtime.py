@@ -267,10 +267,13 @@ def test_every_event_reaches_the_js_sdk(open_page: Any, server_factory: ServerFa
     run_ten_events(page, people, server)
 
     # The server restarts: the page reconnects by itself and keeps getting everything.
+    before = page.evaluate("window.hubbub.connection.length")
     server.restart()
+    # Reconnected to the new process: disconnected since the restart began, and connected last.
     page.wait_for_function(
-        "window.hubbub.connection.lastIndexOf('connected') > window.hubbub.connection.indexOf('disconnected')"
-        " && window.hubbub.connection.includes('disconnected')",
+        "n => { const c = window.hubbub.connection;"
+        " return c.slice(n).includes('disconnected') && c[c.length - 1] === 'connected'; }",
+        arg=before,
         timeout=60_000,
     )
     run_ten_events(page, people, server)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hubbub.server.events import MemoryBus, Revocation
-from hubbub.server.identity import IdentityService
+from hubbub.server.rules.identities import IdentityService
 from hubbub.server.settings import Settings
 from hubbub.server.store import Connection, Database, open_database
 from hubbub.server.tokens import TokenService

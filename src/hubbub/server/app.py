@@ -10,16 +10,18 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from hubbub.server import gateway, signaling
+from hubbub.server import gateway, health, signaling
 from hubbub.server.api import activity, admin, events, identities, messages, participants, threads
 from hubbub.server.api.cors import cors_middleware
 from hubbub.server.api.errors import EXCEPTION_HANDLERS
 from hubbub.server.api.http import json_response
+from hubbub.server.instrumentation import Instrumentation
 from hubbub.server.service import Hubbub, start_service
 from hubbub.server.settings import Settings
 
@@ -30,7 +32,7 @@ STREAM_DRAIN_SECONDS = 2.0
 StopHook = Callable[[], Awaitable[None]]
 
 
-async def health(request: Request) -> Response:
+async def health_check(request: Request) -> Response:
     return json_response({"status": "ok"})
 
 
@@ -38,7 +40,7 @@ async def _retention_loop(service: Hubbub) -> None:
     while True:
         await asyncio.sleep(service.settings.retention_interval_seconds)
         try:
-            deleted = await service.chat.delete_expired_threads()
+            deleted = await service.threads.delete_expired_threads()
             if deleted:
                 log.info("retention: deleted %d expired thread(s)", deleted)
         except Exception:
@@ -65,6 +67,8 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         service = await start_service(settings)
         app.state.hubbub = service
+        if metrics is not None:
+            service.bus.hub.observer = metrics.observer
         app.state.stop_hooks = [functools.partial(service.bus.hub.drain, STREAM_DRAIN_SECONDS)]
         if settings.gateway:
             app.state.gateway = gateway.mounted_gateway(service)
@@ -94,13 +98,25 @@ def create_app(settings: Settings) -> Starlette:
         *events.routes,
         *signaling.routes,
         *admin.routes,
-        Route("/health", health, methods=["GET"]),
+        Route("/health", health_check, methods=["GET"]),
+        *health.routes,
     ]
+    metrics = None
+    if settings.metrics:
+        from hubbub.server import metrics as prometheus  # imports prometheus_client: only when on
+
+        metrics = prometheus.Metrics()
+        routes += prometheus.routes
     if settings.gateway:  # after the ACS API; the page's mount at `/` catches what is left
         routes += [*gateway.routes, Mount("/", StaticFiles(packages=[("hubbub.server", "web")], html=True))]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[cors_middleware(settings.cors_origins)],
+        middleware=[
+            Middleware(Instrumentation, metrics=metrics, access_lines=settings.log_format == "json"),
+            cors_middleware(settings.cors_origins),
+        ],
         exception_handlers=dict(EXCEPTION_HANDLERS),
     )
+    app.state.metrics = metrics
+    return app

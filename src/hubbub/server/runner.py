@@ -10,16 +10,20 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import ssl
 import sys
+import tempfile
+from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
 import uvicorn
 from starlette.applications import Starlette
 
-from hubbub.server import datadir
+from hubbub.server import datadir, logs
 from hubbub.server.app import before_shutdown, create_app
 from hubbub.server.settings import Settings
 from hubbub.server.store import describe_database, open_database
@@ -60,12 +64,34 @@ class _Server(uvicorn.Server):
         # uvicorn's shutdown starts by closing every WebSocket (1012) and then waits for open
         # responses: run the app's stop hooks first, so each event stream gets its `disconnect`
         # frame and a clean close, and no handler writes to a connection uvicorn already closed.
+        # Stop accepting first: a client whose stream just ended would otherwise reconnect to this
+        # dying server at once (the JS SDK's Trouter client does), and be cut off again.
+        for server in self.servers:
+            server.close()
         await before_shutdown(self.app)
         watcher = asyncio.create_task(abort_closing())
         try:
             await super().shutdown(sockets)
         finally:
             watcher.cancel()
+
+
+def tls_files(settings: Settings) -> tuple[Path, Path, Path | None]:
+    """(certificate, key, CA to tell clients about): `--certfile`/`--keyfile` when given (no CA: a
+    real certificate chains to one clients already trust), else the data directory's generated ones.
+
+    Exits with a message when the given files do not load as a certificate and its key.
+    """
+    if settings.certfile is None and settings.keyfile is None:
+        ca, cert, key = datadir.ensure_certificates(settings.data_dir)
+        return cert, key, ca
+    if settings.certfile is None or settings.keyfile is None:
+        sys.exit("hubbub: --certfile and --keyfile (HUBBUB_CERTFILE, HUBBUB_KEYFILE) go together")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(settings.certfile, settings.keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        sys.exit(f"hubbub: cannot use {settings.certfile} with {settings.keyfile}: {exc}")
+    return settings.certfile, settings.keyfile, None
 
 
 def banner(settings: Settings, access_key: str, ca_path: str | None, workers: int) -> str:
@@ -77,6 +103,10 @@ def banner(settings: Settings, access_key: str, ca_path: str | None, workers: in
         lines.append(f"  Plain HTTP:        {datadir.connection_string(host, settings.http_port, access_key, 'http')}")
     lines.append(f"  Database:          {describe_database(settings)}")
     lines.append(f"  Real-time bus:     {'Redis' if settings.redis_url else 'in-memory'}")
+    if settings.certfile:
+        lines.append(f"  Certificate:       {settings.certfile}")
+    if settings.metrics:
+        lines.append("  Metrics:           /metrics (Prometheus)")
     if ca_path:
         lines += [
             f"  CA certificate:    {ca_path}",
@@ -117,8 +147,10 @@ async def serve(
         "timeout_graceful_shutdown": 10,
         "proxy_headers": False,
     }
+    if settings.log_format == "json":
+        common["log_config"] = logs.uvicorn_json_log_config()
     if settings.https_port:
-        _, cert, key = datadir.ensure_certificates(settings.data_dir)
+        cert, key, _ = tls_files(settings)
         servers.append(
             _Server(
                 uvicorn.Config(
@@ -185,7 +217,7 @@ def _run_to_exit(settings: Settings, sockets: dict[str, socket.socket] | None, a
 
 
 def _worker(settings: Settings, sockets: dict[str, socket.socket]) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     _run_to_exit(settings, sockets, None)
 
 
@@ -195,12 +227,30 @@ async def _migrate(settings: Settings) -> None:
 
 
 def run(settings: Settings, workers: int = 1) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     access_key = settings.access_key or datadir.ensure_access_key(settings.data_dir)
-    ca_path = str(datadir.ensure_certificates(settings.data_dir)[0].resolve()) if settings.https_port else None
-    text = banner(settings, access_key, ca_path, workers)
+    ca = tls_files(settings)[2] if settings.https_port else None
+    text: str | None = banner(settings, access_key, str(ca.resolve()) if ca else None, workers)
+    if settings.log_format == "json":
+        # The banner holds the access key, which must never reach a log: one line without it.
+        text = None
+        log.info(
+            "starting %d worker(s): https port %s, http port %s, %s, %s bus"
+            " (the connection string: `hubbub connection-string`)",
+            workers,
+            settings.https_port or "off",
+            settings.http_port or "off",
+            describe_database(settings),
+            "Redis" if settings.redis_url else "in-memory",
+        )
     if workers <= 1:
         _run_to_exit(settings, None, text)
+    metrics_dir = None
+    if settings.metrics:
+        # Every worker writes its values here and any of them answers a scrape for all (metrics.py);
+        # fresh per start, so counters of a previous run are not added in.
+        metrics_dir = tempfile.mkdtemp(prefix="hubbub-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     asyncio.run(_migrate(settings))
     sockets = {}
     if settings.https_port:
@@ -221,10 +271,13 @@ def run(settings: Settings, workers: int = 1) -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    if text:
+        sys.stdout.write(text)
+        sys.stdout.flush()
     for process in processes:
         process.join()
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     codes = [p.exitcode or 0 for p in processes]
     if any(codes) and not all(c == -signal.SIGTERM for c in codes):
         sys.exit(max(abs(c) for c in codes))

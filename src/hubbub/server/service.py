@@ -13,12 +13,12 @@ from typing import Any
 from starlette.requests import HTTPConnection
 
 from hubbub.server import datadir
-from hubbub.server.chat import ChatService
 from hubbub.server.events import EventBus, bus_for_settings
-from hubbub.server.identity import IdentityService
-from hubbub.server.membership import ParticipantService
-from hubbub.server.messaging import MessageService
 from hubbub.server.ratelimit import RateLimiter
+from hubbub.server.rules.identities import IdentityService
+from hubbub.server.rules.messages import MessageService
+from hubbub.server.rules.participants import ParticipantService
+from hubbub.server.rules.threads import ThreadService
 from hubbub.server.settings import Settings
 from hubbub.server.store import Database, open_database
 from hubbub.server.tokens import TokenService
@@ -32,8 +32,8 @@ class Hubbub:
     db: Database
     bus: EventBus
     tokens: TokenService
-    identity: IdentityService
-    chat: ChatService
+    identities: IdentityService
+    threads: ThreadService
     messages: MessageService
     participants: ParticipantService
     limiter: RateLimiter
@@ -61,8 +61,8 @@ async def start_service(settings: Settings) -> Hubbub:
         db=db,
         bus=bus,
         tokens=tokens,
-        identity=IdentityService(db, tokens, cache_seconds=settings.identity_cache_seconds, bus=bus),
-        chat=ChatService(db, bus, settings.limits, **rules),
+        identities=IdentityService(db, tokens, cache_seconds=settings.identity_cache_seconds, bus=bus),
+        threads=ThreadService(db, bus, settings.limits, **rules),
         messages=MessageService(db, bus, settings.limits, **rules),
         participants=ParticipantService(db, bus, settings.limits, **rules),
         limiter=RateLimiter(settings.rate_limit),

@@ -51,6 +51,16 @@ class Settings:
     sqlite_synchronous: str = "NORMAL"
     """NORMAL survives a process crash (kill -9); FULL also survives power loss."""
     log_level: str = "info"
+    log_format: str = "text"
+    """`text` (human-readable) or `json`: one JSON object per line, with the request id (docs/deploy.md)."""
+    metrics: bool = False
+    """Serve `GET /metrics` (Prometheus text format) on the server's ports (docs/deploy.md)."""
+    health_timeout_seconds: float = 2.0
+    """How long `GET /health/ready` waits for the database and Redis before it answers 503."""
+    certfile: Path | None = None
+    """PEM certificate (chain) for HTTPS instead of the generated one; needs `keyfile`."""
+    keyfile: Path | None = None
+    """PEM private key of `certfile`."""
     events_backlog: int = 10_000
     """Events kept for replay after a reconnect (per deployment: one Redis stream, or per process)."""
     events_heartbeat_seconds: float = 15.0
@@ -98,6 +108,11 @@ _ENV_FIELDS: dict[str, str] = {
     "HUBBUB_RETENTION_DAY_SECONDS": "retention_day_seconds",
     "HUBBUB_SQLITE_SYNCHRONOUS": "sqlite_synchronous",
     "HUBBUB_LOG_LEVEL": "log_level",
+    "HUBBUB_LOG_FORMAT": "log_format",
+    "HUBBUB_METRICS": "metrics",
+    "HUBBUB_HEALTH_TIMEOUT_SECONDS": "health_timeout_seconds",
+    "HUBBUB_CERTFILE": "certfile",
+    "HUBBUB_KEYFILE": "keyfile",
     "HUBBUB_GATEWAY": "gateway",
     "HUBBUB_GATEWAY_ADMIN_KEY": "gateway_admin_key",
     "HUBBUB_CORS_ORIGINS": "cors_origins",

@@ -40,9 +40,9 @@ async def list_read_receipts(request: Request) -> Response:
     call = await chat_call(request, "list_read_receipts", cursor)
     size = page_size(request, cursor)
     skip = skip_param(request, cursor)
-    rows = await call.service.messages.list_read_receipts(call.thread_id, call.caller, skip=skip, limit=size + 1)
-    body: dict[str, object] = {"value": [shapes.read_receipt(r) for r in rows[:size]]}
-    if len(rows) > size:
+    receipts = await call.service.messages.list_read_receipts(call.thread_id, call.caller, skip=skip, limit=size + 1)
+    body: dict[str, object] = {"value": [shapes.read_receipt(r) for r in receipts[:size]]}
+    if len(receipts) > size:
         body["nextLink"] = next_link(request, {"k": skip + size}, size, call.version)
     return json_response(body)
 

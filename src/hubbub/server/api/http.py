@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hubbub import wire
+from hubbub.server import logs
 from hubbub.server.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
 from hubbub.server.hmac_auth import verify_request
 from hubbub.server.service import Hubbub
@@ -145,11 +146,12 @@ async def authenticate_token(app: Hubbub, token: str | None, scope: str = "chat"
     if not token:
         raise Unauthorized("An access token is required (Authorization: Bearer <token>).")
     claims = app.tokens.verify(token)
-    generation = await app.identity.token_generation(claims.user_id)
+    generation = await app.identities.token_generation(claims.user_id)
     if generation is None:
         raise Unauthorized("The identity of this access token no longer exists.")
     if generation != claims.generation:
         raise Unauthorized("The access token has been revoked.")
+    logs.set_user(claims.user_id)
     if scope not in claims.scopes:
         raise Forbidden(f"The access token does not grant the {scope!r} scope.")
     return claims.user_id

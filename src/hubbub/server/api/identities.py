@@ -17,7 +17,7 @@ from hubbub.server.api.http import (
     verify_hmac,
 )
 from hubbub.server.errors import BadRequest
-from hubbub.server.identity import IssuedToken
+from hubbub.server.rules.identities import IssuedToken
 from hubbub.server.service import service_of
 
 
@@ -37,7 +37,7 @@ async def create_identity(request: Request) -> Response:
     app = service_of(request)
     app.limiter.check("create_identity")
     body = decode(raw, wire.CreateIdentityRequest, allow_empty=True)
-    user_id, token = await app.identity.create_identity(body.create_token_with_scopes, body.expires_in_minutes)
+    user_id, token = await app.identities.create_identity(body.create_token_with_scopes, body.expires_in_minutes)
     result: dict[str, object] = {"identity": {"id": user_id}}
     if token is not None:
         result["accessToken"] = _token_body(token)
@@ -49,7 +49,7 @@ async def issue_token(request: Request) -> Response:
     app = service_of(request)
     app.limiter.check("issue_token")
     body = decode(raw, wire.IssueTokenRequest, allow_empty=True)
-    token = await app.identity.issue_token(path_id(request, "id", "id"), body.scopes, body.expires_in_minutes)
+    token = await app.identities.issue_token(path_id(request, "id", "id"), body.scopes, body.expires_in_minutes)
     return json_response(_token_body(token))
 
 
@@ -57,7 +57,7 @@ async def revoke_tokens(request: Request) -> Response:
     await _authorised_body(request)
     app = service_of(request)
     app.limiter.check("revoke_tokens")
-    await app.identity.revoke_tokens(path_id(request, "id", "id"))
+    await app.identities.revoke_tokens(path_id(request, "id", "id"))
     return empty_response(204)
 
 
@@ -65,7 +65,7 @@ async def delete_identity(request: Request) -> Response:
     await _authorised_body(request)
     app = service_of(request)
     app.limiter.check("delete_identity")
-    await app.identity.delete_identity(path_id(request, "id", "id"))
+    await app.identities.delete_identity(path_id(request, "id", "id"))
     return empty_response(204)
 
 

@@ -40,8 +40,8 @@ async def send_message(request: Request) -> Response:
 async def get_message(request: Request) -> Response:
     call = await chat_call(request, "get_message")
     message_id = path_id(request, "message_id", "chatMessageId")
-    row = await call.service.messages.get_message(call.thread_id, call.caller, message_id)
-    return json_response(shapes.message(row, call.version))
+    message = await call.service.messages.get_message(call.thread_id, call.caller, message_id)
+    return json_response(shapes.message(message, call.version))
 
 
 async def list_messages(request: Request) -> Response:
@@ -50,12 +50,12 @@ async def list_messages(request: Request) -> Response:
     size = page_size(request, cursor)
     start = start_time_param(request, cursor)
     before = cursor.s if cursor is not None and isinstance(cursor.s, int) else None
-    rows = await call.service.messages.list_messages(
+    messages = await call.service.messages.list_messages(
         call.thread_id, call.caller, start_time=start, before_seq=before, limit=size + 1
     )
-    body: dict[str, object] = {"value": [shapes.message(r, call.version) for r in rows[:size]]}
-    if len(rows) > size:
-        body["nextLink"] = next_link(request, {"t": start, "s": rows[size - 1]["seq"]}, size, call.version)
+    body: dict[str, object] = {"value": [shapes.message(m, call.version) for m in messages[:size]]}
+    if len(messages) > size:
+        body["nextLink"] = next_link(request, {"t": start, "s": messages[size - 1].seq}, size, call.version)
     return json_response(body)
 
 

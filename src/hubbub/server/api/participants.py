@@ -20,16 +20,18 @@ from hubbub.server.api.http import (
     skip_param,
 )
 from hubbub.server.errors import BadRequest
-from hubbub.server.rules import parse_participants
+from hubbub.server.rules.participants import parse_participants
 
 
 async def list_participants(request: Request) -> Response:
     cursor = read_cursor(request)
     call = await chat_call(request, "list_participants", cursor)
     size, skip = page_size(request, cursor), skip_param(request, cursor)
-    rows = await call.service.participants.list_participants(call.thread_id, call.caller, skip=skip, limit=size + 1)
-    body: dict[str, object] = {"value": [shapes.participant_row(r, call.version) for r in rows[:size]]}
-    if len(rows) > size:
+    participants = await call.service.participants.list_participants(
+        call.thread_id, call.caller, skip=skip, limit=size + 1
+    )
+    body: dict[str, object] = {"value": [shapes.participant(p, call.version) for p in participants[:size]]}
+    if len(participants) > size:
         body["nextLink"] = next_link(request, {"k": skip + size}, size, call.version)
     return json_response(body)
 

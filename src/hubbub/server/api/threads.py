@@ -22,14 +22,14 @@ from hubbub.server.api.http import (
     start_time_param,
 )
 from hubbub.server.errors import BadRequest
-from hubbub.server.rules import parse_participants
+from hubbub.server.rules.participants import parse_participants
 
 
 async def create_thread(request: Request) -> Response:
     call = await chat_call(request, "create_thread")
     body = decode(await read_body(request), wire.CreateChatThreadRequest)
     extras = has_thread_extras(call.version)
-    created = await call.service.chat.create_thread(
+    created = await call.service.threads.create_thread(
         call.caller,
         topic=body.topic,
         participants=parse_participants(body.participants or []),
@@ -53,20 +53,18 @@ async def list_threads(request: Request) -> Response:
         if not (isinstance(cursor.a, int) and isinstance(cursor.i, str)):
             raise BadRequest("The paging token (syncState) is not valid.", target="syncState")
         after = (cursor.a, cursor.i)
-    rows = await call.service.chat.list_threads(call.caller, start_time=start, after=after, limit=size + 1)
-    body: dict[str, object] = {"value": [shapes.thread_item(r) for r in rows[:size]]}
-    if len(rows) > size:
-        last = rows[size - 1]
-        body["nextLink"] = next_link(
-            request, {"t": start, "a": last["last_message_at"], "i": last["id"]}, size, call.version
-        )
+    items = await call.service.threads.list_threads(call.caller, start_time=start, after=after, limit=size + 1)
+    body: dict[str, object] = {"value": [shapes.thread_item(item) for item in items[:size]]}
+    if len(items) > size:
+        last = items[size - 1]
+        body["nextLink"] = next_link(request, {"t": start, "a": last.last_message_at, "i": last.id}, size, call.version)
     return json_response(body)
 
 
 async def get_thread(request: Request) -> Response:
     call = await chat_call(request, "get_thread")
-    row = await call.service.chat.get_thread(call.thread_id, call.caller)
-    return json_response(shapes.thread_properties(row, call.version))
+    thread = await call.service.threads.get_thread(call.thread_id, call.caller)
+    return json_response(shapes.thread_properties(thread, call.version))
 
 
 async def update_thread(request: Request) -> Response:
@@ -76,7 +74,7 @@ async def update_thread(request: Request) -> Response:
     keys = body_keys(raw) if has_thread_extras(call.version) else set()
     if "topic" in body_keys(raw) and body.topic is None:
         raise BadRequest("The topic cannot be removed.", target="topic")
-    await call.service.chat.update_thread(
+    await call.service.threads.update_thread(
         call.thread_id,
         call.caller,
         topic=body.topic,
@@ -90,7 +88,7 @@ async def update_thread(request: Request) -> Response:
 
 async def delete_thread(request: Request) -> Response:
     call = await chat_call(request, "delete_thread")
-    await call.service.chat.delete_thread(call.thread_id, call.caller)
+    await call.service.threads.delete_thread(call.thread_id, call.caller)
     return empty_response(204)
 
 

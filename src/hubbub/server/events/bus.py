@@ -66,6 +66,9 @@ class EventBus(abc.ABC):
         owner does it (`hubbub serve` runs the app's stop hooks, which drain `hub`, before
         uvicorn closes connections; the lifespan shutdown comes too late for that)."""
 
+    async def ping(self) -> None:  # noqa: B027 - a hook: only a bus with a backend overrides it
+        """Raise when the backend does not answer (`/health/ready`); the memory bus always answers."""
+
     async def close(self) -> None:
         """End every stream and disconnect."""
         self.hub.shut_down()
@@ -90,6 +93,7 @@ class MemoryBus(EventBus):
         self.hub.position = start
 
     async def publish(self, event: Event) -> None:
+        self.hub.observer.published(event)
         payload = _encoder.encode(event.data)
         delivery = Delivery(self._clock.next(), event, payload)
         if len(self._kept) >= self.backlog:

@@ -76,6 +76,25 @@ class Revocation:
         return self.generation is None or generation is None or generation < self.generation
 
 
+class HubObserver:
+    """Told what the bus and hub do, for metrics (`server/metrics.py`). This one ignores it all.
+
+    Called on the event loop in the publish and dispatch paths: an implementation must not block.
+    """
+
+    def published(self, event: Event) -> None:
+        """This node published `event`."""
+
+    def delivered(self, count: int) -> None:
+        """One event was queued for `count` connections."""
+
+    def overflowed(self) -> None:
+        """A connection's queue was full: it is being closed (`queueOverflow`)."""
+
+
+IGNORE = HubObserver()
+
+
 class SubscriberClosed(Exception):
     """The subscription ended; `reason` is one of the constants above."""
 
@@ -87,8 +106,11 @@ class SubscriberClosed(Exception):
 class Subscriber:
     """One connection's bounded queue. Filled by `Hub.dispatch`, drained by the connection."""
 
-    def __init__(self, user_id: str, max_queue: int, generation: int | None = None) -> None:
+    def __init__(
+        self, user_id: str, max_queue: int, generation: int | None = None, observer: HubObserver = IGNORE
+    ) -> None:
         self.user_id = user_id
+        self.observer = observer
         self.generation = generation
         """The token generation the connection authenticated with (None: not known)."""
         self.max_queue = max_queue
@@ -96,16 +118,19 @@ class Subscriber:
         self._queue: collections.deque[Delivery] = collections.deque()
         self._ready = asyncio.Event()
 
-    def offer(self, delivery: Delivery) -> None:
-        """Queue without waiting; a full queue ends the subscription (the backlog has the rest)."""
+    def offer(self, delivery: Delivery) -> bool:
+        """Queue without waiting (True when queued); a full queue ends the subscription (the backlog
+        has the rest)."""
         if self.reason is not None:
-            return
+            return False
         if len(self._queue) >= self.max_queue:
             log.info("events: closing a slow connection of %s (queue of %d full)", self.user_id, self.max_queue)
+            self.observer.overflowed()
             self.close(QUEUE_OVERFLOW)
-            return
+            return False
         self._queue.append(delivery)
         self._ready.set()
+        return True
 
     def close(self, reason: str) -> None:
         if self.reason is None:
@@ -142,6 +167,8 @@ class Hub:
         self.position: StreamId = ORIGIN
         """The id of the last event dispatched here: every later event is still to come."""
         self.closed = False
+        self.observer: HubObserver = IGNORE
+        """Told what happens, for metrics; the app sets it when metrics are on."""
         self._by_user: dict[str, set[Subscriber]] = {}
         self._revoked: dict[str, Revocation] = {}
         self._revocation_listeners: list[Callable[[Revocation], None]] = []
@@ -155,7 +182,7 @@ class Hub:
         `generation` is the token's: a connection whose token was revoked after it was checked (the
         revocation reached this node in between) is closed at once.
         """
-        subscriber = Subscriber(user_id, self.max_queue, generation)
+        subscriber = Subscriber(user_id, self.max_queue, generation, self.observer)
         revoked = self._revoked.get(user_id)
         if self.closed:
             subscriber.close(SERVER_SHUTDOWN)
@@ -175,9 +202,12 @@ class Hub:
         """Hand one event to the connections of its recipients. Called in stream order, never blocks."""
         if delivery.id > self.position:
             self.position = delivery.id
+        queued = 0
         for user_id in delivery.event.recipients:
             for subscriber in self._by_user.get(user_id, ()):
-                subscriber.offer(delivery)
+                queued += subscriber.offer(delivery)
+        if queued:
+            self.observer.delivered(queued)
 
     def on_revocation(self, listener: Callable[[Revocation], None]) -> None:
         """Call `listener` for every revocation this node learns of (e.g. to drop cached generations)."""

@@ -163,7 +163,11 @@ class RedisBus(EventBus):
     # -- publishing ---------------------------------------------------------------------------------
 
     async def publish(self, event: Event) -> None:
+        self.hub.observer.published(event)
         await self._send(_FIELD, encode_event(event))
+
+    async def ping(self) -> None:
+        await self._redis.ping()
 
     async def revoke(self, revocation: Revocation) -> None:
         self.hub.revoke(revocation)  # this node at once; the others (and this one again) from the stream

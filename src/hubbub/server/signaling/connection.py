@@ -52,7 +52,7 @@ async def _admit(websocket: WebSocket) -> Grant:
     params = dict(websocket.query_params)
     grant = signer.grant(params)
     signer.check_sid(websocket.path_params["sid"], params)
-    generation = await service_of(websocket).identity.token_generation(grant.user_id)
+    generation = await service_of(websocket).identities.token_generation(grant.user_id)
     if generation is None:
         raise Unauthorized("The identity of this access token no longer exists.")
     if generation != grant.generation:

@@ -97,6 +97,10 @@ class Database(Connection):
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         return await self.read(lambda conn: conn.fetch(sql, *args))
 
+    async def ping(self) -> None:
+        """Raise when the database does not answer a trivial query (`/health/ready`)."""
+        await self.fetchval("SELECT 1")
+
     async def migrate(self) -> int:
         """Apply the schema files newer than the stored version; return the resulting version."""
 

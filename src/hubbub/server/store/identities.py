@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from hubbub.server.store.engine import Connection, Row
+from hubbub.server.domain import Identity
+from hubbub.server.store.engine import Connection
 
 
 async def insert_identity(db: Connection, identity_id: str, now: int) -> None:
     await db.execute("INSERT INTO identities (id, created_at) VALUES ($1, $2)", identity_id, now)
 
 
-async def get_identity(db: Connection, identity_id: str) -> Row | None:
-    """The live identity row (`id`, `token_gen`), or None when absent or deleted."""
-    return await db.fetchrow("SELECT id, token_gen FROM identities WHERE id = $1 AND deleted_at IS NULL", identity_id)
+async def get_identity(db: Connection, identity_id: str) -> Identity | None:
+    """The live identity, or None when absent or deleted."""
+    row = await db.fetchrow("SELECT id, token_gen FROM identities WHERE id = $1 AND deleted_at IS NULL", identity_id)
+    return None if row is None else Identity(row[0], int(row[1]))
 
 
 async def revoke_tokens(db: Connection, identity_id: str) -> bool:

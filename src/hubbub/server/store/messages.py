@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from hubbub.server.domain import SYSTEM_MESSAGE_TYPES, Message, SystemContent
 from hubbub.server.store import participants as participant_store
 from hubbub.server.store import threads as thread_store
+from hubbub.server.store.columns import dump_metadata, dump_system_content, load_metadata, load_system_content
 from hubbub.server.store.engine import Connection, Database, Row
 
 MESSAGE_COLUMNS = (
@@ -13,7 +15,25 @@ MESSAGE_COLUMNS = (
 )
 
 
-async def insert_message(
+def _message(row: Row) -> Message:
+    system = row["type"] in SYSTEM_MESSAGE_TYPES
+    return Message(
+        id=int(row["id"]),
+        seq=int(row["seq"]),
+        type=row["type"],
+        created_at=int(row["created_at"]),
+        version=int(row["version"]),
+        content="" if system else row["content"],
+        sender_id=row["sender_id"],
+        sender_display_name=row["sender_display_name"],
+        metadata=load_metadata(row["metadata"]),
+        edited_at=row["edited_at"],
+        deleted_at=row["deleted_at"],
+        system=load_system_content(row["content"]) if system else None,
+    )
+
+
+async def _insert_message(
     db: Connection,
     *,
     thread_id: str,
@@ -26,6 +46,7 @@ async def insert_message(
     metadata: str | None,
     created_at: int,
 ) -> None:
+    """Insert a message whose content and metadata are already in their stored form."""
     await db.execute(
         "INSERT INTO messages (thread_id, id, seq, type, sender_id, sender_display_name, content, metadata,"
         " created_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $2)",
@@ -72,6 +93,24 @@ class SentMessage:
     """The thread's active participants when the message was stored (the sender among them)."""
 
 
+async def insert_system_message(
+    db: Connection, *, thread_id: str, message_id: int, seq: int, type: str, content: SystemContent, created_at: int
+) -> None:
+    """Insert a message of one of the `SYSTEM_MESSAGE_TYPES` (no sender; its content as JSON)."""
+    await _insert_message(
+        db,
+        thread_id=thread_id,
+        message_id=message_id,
+        seq=seq,
+        type=type,
+        sender_id=None,
+        sender_display_name=None,
+        content=dump_system_content(content),
+        metadata=None,
+        created_at=created_at,
+    )
+
+
 async def send_message(
     db: Database,
     thread_id: str,
@@ -80,7 +119,7 @@ async def send_message(
     type: str,
     sender_display_name: str | None,
     content: str,
-    metadata: str | None,
+    metadata: dict[str, str] | None,
     now: int,
 ) -> SentMessage | None:
     """Store a participant's message in a live thread, atomically; None when `sender` may not write
@@ -90,9 +129,18 @@ async def send_message(
     insert commit together. Where the engine allows it that is one statement, since round trips are
     what a send costs; otherwise one transaction.
     """
+    stored_metadata = dump_metadata(metadata)
     if db.data_modifying_with:
         rows = await db.write_statement(
-            _SEND_IN_ONE_STATEMENT, thread_id, sender, now // 1000, now, type, sender_display_name, content, metadata
+            _SEND_IN_ONE_STATEMENT,
+            thread_id,
+            sender,
+            now // 1000,
+            now,
+            type,
+            sender_display_name,
+            content,
+            stored_metadata,
         )
         row = rows[0]
         if row["id"] is None:
@@ -107,7 +155,7 @@ async def send_message(
         if slot is None:
             return None
         seq, message_id, created_at = slot
-        await insert_message(
+        await _insert_message(
             tx,
             thread_id=thread_id,
             message_id=message_id,
@@ -116,7 +164,7 @@ async def send_message(
             sender_id=sender,
             sender_display_name=sender_display_name,
             content=content,
-            metadata=metadata,
+            metadata=stored_metadata,
             created_at=created_at,
         )
         return SentMessage(message_id, created_at, recipients)
@@ -124,10 +172,11 @@ async def send_message(
     return await db.write(body)
 
 
-async def get_message(db: Connection, thread_id: str, message_id: int) -> Row | None:
-    return await db.fetchrow(
+async def get_message(db: Connection, thread_id: str, message_id: int) -> Message | None:
+    row = await db.fetchrow(
         f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = $1 AND id = $2", thread_id, message_id
     )
+    return None if row is None else _message(row)
 
 
 async def update_message(
@@ -136,7 +185,7 @@ async def update_message(
     message_id: int,
     *,
     content: str,
-    metadata: str | None,
+    metadata: dict[str, str] | None,
     edited_at: int,
     version: int,
 ) -> None:
@@ -146,7 +195,7 @@ async def update_message(
         thread_id,
         message_id,
         content,
-        metadata,
+        dump_metadata(metadata),
         edited_at,
         version,
     )
@@ -173,7 +222,7 @@ async def list_messages(
     start_time: int | None,
     before_seq: int | None,
     limit: int,
-) -> list[Row]:
+) -> list[Message]:
     """A page of messages, newest first, inside the caller's history window.
 
     The page walks the `(thread_id, seq)` index backwards. Creation times increase with `seq`
@@ -196,4 +245,4 @@ async def list_messages(
         sql += f" AND seq < ${len(args)}"
     args.append(limit)
     sql += f" ORDER BY seq DESC LIMIT ${len(args)}"
-    return await db.fetch(sql, *args)
+    return [_message(row) for row in await db.fetch(sql, *args)]

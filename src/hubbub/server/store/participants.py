@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
+from hubbub.server.domain import Membership, Participant
+from hubbub.server.store.columns import dump_metadata, load_metadata
 from hubbub.server.store.engine import Connection, Row
 
-PARTICIPANT_COLUMNS = "user_id, display_name, share_history_time, metadata, added_at, visible_from, removed_at"
+PARTICIPANT_COLUMNS = "user_id, display_name, share_history_time, metadata, visible_from, removed_at"
 
 
-async def get_participant(db: Connection, thread_id: str, user_id: str) -> Row | None:
-    return await db.fetchrow(
+def _participant(row: Row) -> Participant:
+    return Participant(row["user_id"], row["display_name"], row["share_history_time"], load_metadata(row["metadata"]))
+
+
+async def get_participant(db: Connection, thread_id: str, user_id: str) -> Membership | None:
+    """The user's membership of the thread, current or past; None when it never took part."""
+    row = await db.fetchrow(
         f"SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE thread_id = $1 AND user_id = $2",
         thread_id,
         user_id,
     )
+    return None if row is None else Membership(_participant(row), int(row["visible_from"]), row["removed_at"])
 
 
-async def upsert_participant(
-    db: Connection,
-    thread_id: str,
-    user_id: str,
-    *,
-    display_name: str | None,
-    share_history_time: int | None,
-    metadata: str | None,
-    now: int,
-) -> None:
+async def upsert_participant(db: Connection, thread_id: str, participant: Participant, *, now: int) -> None:
     """Add a participant, or re-add a removed one with a fresh history window."""
+    share_history_time = participant.share_history_time
     visible_from = share_history_time if share_history_time is not None else now
     await db.execute(
         "INSERT INTO participants (thread_id, user_id, display_name, share_history_time, metadata, added_at,"
@@ -33,10 +33,10 @@ async def upsert_participant(
         " ON CONFLICT (thread_id, user_id) DO UPDATE SET display_name = $3, share_history_time = $4,"
         " metadata = $5, added_at = $6, visible_from = $7, removed_at = NULL",
         thread_id,
-        user_id,
-        display_name,
+        participant.user_id,
+        participant.display_name,
         share_history_time,
-        metadata,
+        dump_metadata(participant.metadata),
         now,
         visible_from,
     )
@@ -58,14 +58,15 @@ async def count_active(db: Connection, thread_id: str) -> int:
     )
 
 
-async def list_active(db: Connection, thread_id: str, *, skip: int, limit: int) -> list[Row]:
-    return await db.fetch(
+async def list_active(db: Connection, thread_id: str, *, skip: int, limit: int) -> list[Participant]:
+    rows = await db.fetch(
         f"SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE thread_id = $1 AND removed_at IS NULL"
         " ORDER BY added_at, user_id LIMIT $2 OFFSET $3",
         thread_id,
         limit,
         skip,
     )
+    return [_participant(row) for row in rows]
 
 
 async def active_user_ids(db: Connection, thread_id: str) -> list[str]:

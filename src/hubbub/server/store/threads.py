@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from hubbub.server.domain import RetentionPolicy, Thread, ThreadItem
+from hubbub.server.store.columns import dump_metadata, dump_retention, load_metadata, load_retention
 from hubbub.server.store.engine import Connection, Row
 
-THREAD_COLUMNS = (
-    "id, topic, created_at, created_by, deleted_at, metadata, retention_policy, delete_after, last_message_at"
-)
+THREAD_COLUMNS = "id, topic, created_at, created_by, deleted_at, metadata, retention_policy, delete_after"
+
+
+def _thread(row: Row) -> Thread:
+    return Thread(
+        id=row["id"],
+        topic=row["topic"],
+        created_at=int(row["created_at"]),
+        created_by=row["created_by"],
+        deleted_at=row["deleted_at"],
+        metadata=load_metadata(row["metadata"]),
+        retention_policy=load_retention(row["retention_policy"]),
+        delete_after=row["delete_after"],
+    )
 
 
 async def insert_thread(
@@ -16,8 +29,8 @@ async def insert_thread(
     topic: str,
     created_at: int,
     created_by: str,
-    metadata: str | None,
-    retention_policy: str | None,
+    metadata: dict[str, str] | None,
+    retention_policy: RetentionPolicy | None,
     delete_after: int | None,
 ) -> None:
     await db.execute(
@@ -27,14 +40,16 @@ async def insert_thread(
         topic,
         created_at,
         created_by,
-        metadata,
-        retention_policy,
+        dump_metadata(metadata),
+        dump_retention(retention_policy),
         delete_after,
     )
 
 
-async def get_thread(db: Connection, thread_id: str) -> Row | None:
-    return await db.fetchrow(f"SELECT {THREAD_COLUMNS} FROM threads WHERE id = $1", thread_id)
+async def get_thread(db: Connection, thread_id: str) -> Thread | None:
+    """The thread, deleted or not (a deleted thread keeps its row, with `deleted_at`)."""
+    row = await db.fetchrow(f"SELECT {THREAD_COLUMNS} FROM threads WHERE id = $1", thread_id)
+    return None if row is None else _thread(row)
 
 
 async def update_thread(
@@ -42,16 +57,16 @@ async def update_thread(
     thread_id: str,
     *,
     topic: str,
-    metadata: str | None,
-    retention_policy: str | None,
+    metadata: dict[str, str] | None,
+    retention_policy: RetentionPolicy | None,
     delete_after: int | None,
 ) -> None:
     await db.execute(
         "UPDATE threads SET topic = $2, metadata = $3, retention_policy = $4, delete_after = $5 WHERE id = $1",
         thread_id,
         topic,
-        metadata,
-        retention_policy,
+        dump_metadata(metadata),
+        dump_retention(retention_policy),
         delete_after,
     )
 
@@ -96,7 +111,7 @@ async def expired_threads(db: Connection, now: int, limit: int = 100) -> list[st
 
 async def list_threads_for_user(
     db: Connection, user_id: str, *, start_time: int | None, after: tuple[int, str] | None, limit: int
-) -> list[Row]:
+) -> list[ThreadItem]:
     """Threads the user currently takes part in, most recent activity first (keyset paging)."""
     sql = (
         "SELECT t.id, t.topic, t.deleted_at, t.last_message_at FROM participants p"
@@ -113,7 +128,8 @@ async def list_threads_for_user(
         sql += f" AND (t.last_message_at < ${n - 1} OR (t.last_message_at = ${n - 1} AND t.id < ${n}))"
     args.append(limit)
     sql += f" ORDER BY t.last_message_at DESC, t.id DESC LIMIT ${len(args)}"
-    return await db.fetch(sql, *args)
+    rows = await db.fetch(sql, *args)
+    return [ThreadItem(row["id"], row["topic"], row["deleted_at"], int(row["last_message_at"])) for row in rows]
 
 
 async def claim_request(db: Connection, creator: str, request_id: str, thread_id: str, now: int, since: int) -> str:

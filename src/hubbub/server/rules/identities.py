@@ -95,11 +95,11 @@ class IdentityService:
         if hit is not None and (now - hit.at < self._cache_seconds or (epoch is not None and hit.epoch == epoch)):
             return hit.generation
         forgotten = self._forgotten
-        row = await self._db.read(lambda conn: store.get_identity(conn, user_id))
-        if row is None:
+        identity = await self._db.read(lambda conn: store.get_identity(conn, user_id))
+        if identity is None:
             self._generations.pop(user_id, None)
             return None
-        generation = int(row["token_gen"])
+        generation = identity.token_generation
         if forgotten == self._forgotten:  # no revocation arrived while reading: not stale
             if len(self._generations) >= _CACHE_LIMIT:
                 self._generations.clear()
@@ -125,10 +125,10 @@ class IdentityService:
         if not scopes:
             raise BadRequest("At least one scope is required.", target="scopes")
         _check_scopes(scopes)
-        row = await self._db.read(lambda conn: store.get_identity(conn, user_id))
-        if row is None:
+        identity = await self._db.read(lambda conn: store.get_identity(conn, user_id))
+        if identity is None:
             raise NotFound(f"Identity {user_id} does not exist.", target="id")
-        token, expires = self._tokens.issue(user_id, scopes, int(row["token_gen"]), minutes=minutes, now=_now())
+        token, expires = self._tokens.issue(user_id, scopes, identity.token_generation, minutes=minutes, now=_now())
         return IssuedToken(token, expires)
 
     async def revoke_tokens(self, user_id: str) -> None:
@@ -140,8 +140,8 @@ class IdentityService:
         async def revoke(tx: Connection) -> int | None:
             if not await store.revoke_tokens(tx, user_id):
                 return None
-            row = await store.get_identity(tx, user_id)
-            return None if row is None else int(row["token_gen"])
+            identity = await store.get_identity(tx, user_id)
+            return None if identity is None else identity.token_generation
 
         self._drop(user_id)  # reads racing the change are not cached
         generation = await self._db.write(revoke)

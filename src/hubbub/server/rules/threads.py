@@ -4,29 +4,45 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from typing import Any
 
 from hubbub import wire
+from hubbub.server.domain import InvalidParticipant, Participant, RetentionPolicy, SystemContent, Thread, ThreadItem
 from hubbub.server.errors import BadRequest, Forbidden
 from hubbub.server.events import shapes as ev
-from hubbub.server.rules import ParticipantSpec, Rules, dump_json, load_json, now_micros
-from hubbub.server.store import Connection, Row
+from hubbub.server.rules.base import Rules, now_micros
+from hubbub.server.store import Connection
 from hubbub.server.store import participants as participant_store
 from hubbub.server.store import threads as thread_store
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class CreatedThread:
-    thread: Row
-    invalid: list[tuple[str, str, str]]
-    """(code, message, target) for each participant that could not be added."""
-    participants: list[ParticipantSpec] = dataclasses.field(default_factory=list)
+    thread: Thread
+    invalid: list[InvalidParticipant]
+    """Each participant that could not be added."""
+    participants: list[Participant] = dataclasses.field(default_factory=list)
     replayed: bool = False
 
 
-class ChatService(Rules):
-    async def get_thread(self, thread_id: str, caller: str) -> Row:
-        async def body(conn: Connection) -> Row:
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Update:
+    """What an update stored, for its event."""
+
+    topic: str
+    metadata: dict[str, str] | None
+    retention: RetentionPolicy | None
+    recipients: list[str]
+    display_name: str | None
+
+
+def _in_order(metadata: dict[str, str] | None) -> list[tuple[str, str]] | None:
+    """Metadata compared with its order: the stored text keeps the order, so a reordering is a change."""
+    return None if metadata is None else list(metadata.items())
+
+
+class ThreadService(Rules):
+    async def get_thread(self, thread_id: str, caller: str) -> Thread:
+        async def body(conn: Connection) -> Thread:
             return (await self._access(conn, thread_id, caller, write=False)).thread
 
         return await self._db.read(body)
@@ -36,7 +52,7 @@ class ChatService(Rules):
         caller: str,
         *,
         topic: str,
-        participants: list[ParticipantSpec],
+        participants: list[Participant],
         request_id: str | None,
         metadata: dict[str, str] | None = None,
         retention: wire.RetentionPolicyModel | None = None,
@@ -46,21 +62,21 @@ class ChatService(Rules):
         self._check_batch(participants)
         self._check_metadata(metadata, "metadata")
         now = now_micros()
-        retention_json, delete_after = self.retention_deadline(now, retention)
+        policy, delete_after = self.retention_deadline(now, retention)
         request_id = request_id or str(uuid.uuid4())
         thread_id = f"19:{uuid.uuid4().hex}@thread.v2"
-        creator = next((p for p in participants if p.user_id == caller), ParticipantSpec(caller))
+        creator = next((p for p in participants if p.user_id == caller), Participant(caller))
 
         async def body(tx: Connection) -> CreatedThread:
             since = now - self._idempotency_micros
             previous = await thread_store.claim_request(tx, caller, request_id, thread_id, now, since)
             if previous != thread_id:
-                row = await thread_store.get_thread(tx, previous)
-                if row is not None:
-                    return CreatedThread(row, [], replayed=True)
+                existing = await thread_store.get_thread(tx, previous)
+                if existing is not None:
+                    return CreatedThread(existing, [], replayed=True)
                 await thread_store.reassign_request(tx, caller, request_id, thread_id, now)
             valid, invalid = await self._split_valid(tx, [creator, *participants])
-            if caller not in {s.user_id for s in valid}:
+            if caller not in {p.user_id for p in valid}:
                 raise Forbidden("The caller's identity no longer exists.")
             if len(valid) > self.limits.max_participants:
                 raise BadRequest(
@@ -72,29 +88,30 @@ class ChatService(Rules):
                 topic=topic,
                 created_at=now,
                 created_by=caller,
-                metadata=dump_json(metadata),
-                retention_policy=retention_json,
+                metadata=metadata,
+                retention_policy=policy,
                 delete_after=delete_after,
             )
             await self._add_members(tx, thread_id, valid, caller, now)
-            await self._system_message(tx, thread_id, "topicUpdated", {"topic": topic, "initiator": caller}, now)
-            row = await thread_store.get_thread(tx, thread_id)
-            assert row is not None
-            return CreatedThread(row, invalid, valid)
+            await self._system_message(tx, thread_id, "topicUpdated", SystemContent(caller, topic=topic), now)
+            thread = await thread_store.get_thread(tx, thread_id)
+            assert thread is not None
+            return CreatedThread(thread, invalid, valid)
 
         created = await self._db.write(body)
         if not created.replayed:
             valid = created.participants
-            await self._publish_thread_event(
-                "chatThreadCreated",
+            event = ev.thread_created(
                 thread_id,
-                [s.user_id for s in valid],
                 now,
-                "createdOn",
-                properties=ev.thread_properties(topic, metadata, load_json(retention_json)),
-                participants=ev.signaling_participants(valid),
-                createdBy=ev.signaling_participant(caller, creator.display_name),
+                topic=topic,
+                metadata=metadata,
+                retention=policy,
+                participants=valid,
+                created_by=caller,
+                created_by_name=creator.display_name,
             )
+            await self._publish("chatThreadCreated", thread_id, [p.user_id for p in valid], event)
         return created
 
     async def update_thread(
@@ -115,20 +132,21 @@ class ChatService(Rules):
             self._check_metadata(metadata, "metadata")
         now = now_micros()
 
-        async def body(tx: Connection) -> tuple[Any, ...] | None:
+        async def body(tx: Connection) -> _Update | None:
             access = await self._access(tx, thread_id, caller, write=True)
             thread = access.thread
-            retention_json, delete_after = thread["retention_policy"], thread["delete_after"]
+            policy, delete_after = thread.retention_policy, thread.delete_after
             if set_retention:
                 # `"retentionPolicy": null` removes the policy, which ACS then reports as kind "none"
-                policy = retention or wire.RetentionPolicyModel(kind="none")
-                retention_json, delete_after = self.retention_deadline(int(thread["created_at"]), policy)
-            new_topic = thread["topic"] if topic is None else topic
-            new_metadata = dump_json(metadata) if set_metadata else thread["metadata"]
-            if (new_topic, new_metadata, retention_json) == (
-                thread["topic"],
-                thread["metadata"],
-                thread["retention_policy"],
+                policy, delete_after = self.retention_deadline(
+                    thread.created_at, retention or wire.RetentionPolicyModel(kind="none")
+                )
+            new_topic = thread.topic if topic is None else topic
+            new_metadata = metadata if set_metadata else thread.metadata
+            if (new_topic, _in_order(new_metadata), policy) == (
+                thread.topic,
+                _in_order(thread.metadata),
+                thread.retention_policy,
             ):
                 return None
             await thread_store.update_thread(
@@ -136,28 +154,27 @@ class ChatService(Rules):
                 thread_id,
                 topic=new_topic,
                 metadata=new_metadata,
-                retention_policy=retention_json,
+                retention_policy=policy,
                 delete_after=delete_after,
             )
-            if new_topic != thread["topic"]:
-                content = {"topic": new_topic, "initiator": caller}
-                await self._system_message(tx, thread_id, "topicUpdated", content, now)
+            if new_topic != thread.topic:
+                await self._system_message(tx, thread_id, "topicUpdated", SystemContent(caller, topic=new_topic), now)
             recipients = await participant_store.active_user_ids(tx, thread_id)
-            return new_topic, new_metadata, retention_json, recipients, access.member["display_name"]
+            return _Update(new_topic, new_metadata, policy, recipients, access.member.display_name)
 
         changed = await self._db.write(body)
         if changed is None:
             return
-        new_topic, new_metadata, retention_json, recipients, display_name = changed
-        await self._publish_thread_event(
-            "chatThreadPropertiesUpdated",
+        event = ev.thread_properties_updated(
             thread_id,
-            recipients,
             now,
-            "updatedOn",
-            properties=ev.thread_properties(new_topic, load_json(new_metadata), load_json(retention_json)),
-            updatedBy=ev.signaling_participant(caller, display_name),
+            topic=changed.topic,
+            metadata=changed.metadata,
+            retention=changed.retention,
+            updated_by=caller,
+            updated_by_name=changed.display_name,
         )
+        await self._publish("chatThreadPropertiesUpdated", thread_id, changed.recipients, event)
 
     async def delete_thread(self, thread_id: str, caller: str | None) -> None:
         """Delete a thread (idempotent). `caller=None` is the retention task."""
@@ -165,30 +182,24 @@ class ChatService(Rules):
 
         async def body(tx: Connection) -> tuple[list[str], str, str | None] | None:
             thread = await thread_store.get_thread(tx, thread_id)
-            if thread is None or thread["deleted_at"] is not None:
+            if thread is None or thread.deleted_at is not None:
                 return None
             display_name = None
             if caller is not None:
                 member = await participant_store.get_participant(tx, thread_id, caller)
-                if member is None or member["removed_at"] is not None:
+                if member is None or member.removed_at is not None:
                     raise Forbidden("The caller is not a participant of this thread.")
-                display_name = member["display_name"]
+                display_name = member.display_name
             recipients = await participant_store.active_user_ids(tx, thread_id)
             await thread_store.mark_deleted(tx, thread_id, now)
-            return recipients, caller or thread["created_by"], display_name
+            return recipients, caller or thread.created_by, display_name
 
         deleted = await self._db.write(body)
         if deleted is None:
             return
         recipients, deleted_by, display_name = deleted
-        await self._publish_thread_event(
-            "chatThreadDeleted",
-            thread_id,
-            recipients,
-            now,
-            "deletedOn",
-            deletedBy=ev.signaling_participant(deleted_by, display_name),
-        )
+        event = ev.thread_deleted(thread_id, now, deleted_by=deleted_by, deleted_by_name=display_name)
+        await self._publish("chatThreadDeleted", thread_id, recipients, event)
 
     async def delete_expired_threads(self) -> int:
         """Delete threads whose retention deadline has passed, and forget old request ids."""
@@ -201,7 +212,7 @@ class ChatService(Rules):
 
     async def list_threads(
         self, caller: str, *, start_time: int | None, after: tuple[int, str] | None, limit: int
-    ) -> list[Row]:
+    ) -> list[ThreadItem]:
         return await self._db.read(
             lambda conn: thread_store.list_threads_for_user(
                 conn, caller, start_time=start_time, after=after, limit=limit

@@ -1,0 +1,75 @@
+"""The values kept as JSON text: metadata, retention policies and the content of system messages.
+
+Both engines store JSON as text (see `engine.py`); these functions are the only place it is written
+or read, so the store hands the layers above it decoded values (`hubbub.server.domain`). The text is
+compact and keeps non-ASCII characters as they are; its keys keep the order written here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hubbub.server.domain import Participant, RetentionPolicy, SystemContent
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def dump_metadata(metadata: dict[str, str] | None) -> str | None:
+    return None if metadata is None else _dump(metadata)
+
+
+def load_metadata(text: str | None) -> dict[str, str] | None:
+    """The stored metadata; an empty column (NULL or "") is None."""
+    return json.loads(text) if text else None
+
+
+def dump_retention(policy: RetentionPolicy | None) -> str | None:
+    if policy is None:
+        return None
+    body: dict[str, Any] = {"kind": policy.kind}
+    if policy.delete_thread_after_days is not None:
+        body["deleteThreadAfterDays"] = policy.delete_thread_after_days
+    return _dump(body)
+
+
+def load_retention(text: str | None) -> RetentionPolicy | None:
+    if text is None:
+        return None
+    body = json.loads(text)
+    return RetentionPolicy(body["kind"], body.get("deleteThreadAfterDays"))
+
+
+def dump_system_content(content: SystemContent) -> str:
+    body: dict[str, Any] = {}
+    if content.topic is not None:
+        body["topic"] = content.topic
+    if content.participants is not None:
+        body["participants"] = [
+            {
+                "id": p.user_id,
+                "displayName": p.display_name,
+                "shareHistoryTime": p.share_history_time,
+                "metadata": p.metadata,
+            }
+            for p in content.participants
+        ]
+    body["initiator"] = content.initiator
+    return _dump(body)
+
+
+def load_system_content(text: str) -> SystemContent:
+    body = json.loads(text)
+    participants = body.get("participants")
+    return SystemContent(
+        initiator=body["initiator"],
+        topic=body.get("topic"),
+        participants=None
+        if participants is None
+        else tuple(
+            Participant(p["id"], p.get("displayName"), p.get("shareHistoryTime"), p.get("metadata"))
+            for p in participants
+        ),
+    )

@@ -29,7 +29,7 @@ from bench.workloads import Scale, Target
 
 T = TypeVar("T")
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL = ("ceilings", "w1", "w2", "w3", "w4", "w5")
+ALL = ("ceilings", "w1", "w2", "w2s", "w3", "w4", "w5")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -210,6 +210,8 @@ def run_suite(r: Runner, results: dict[str, Any], stem: str) -> None:
             run_profile(r, server, target, results, stem)
         if "w2" in only:
             w["w2"] = r.run(workloads.fan_out(target, r.scale, r.progress))
+        if "w2s" in only:
+            w["w2s"] = r.run(workloads.signaling_fan_out(target, r.scale, r.progress))
         if "w5" in only:
             w["w5"] = r.run(workloads.identity_throughput(target, r.scale, r.progress))
         if "w3" in only:
@@ -280,6 +282,9 @@ def write_outputs(r: Runner, results: dict[str, Any], stem: str) -> list[Path]:
     if "w2" in w and w["w2"].get("available"):
         written.append(out / f"{stem}-w2.png")
         report.plot_fan_out(written[-1], f"{title} — W2 fan-out", w["w2"])
+    if "w2s" in w and w["w2s"].get("available"):
+        written.append(out / f"{stem}-w2s.png")
+        report.plot_signaling(written[-1], f"{title} — W2S fan-out, SSE vs Trouter", w["w2s"])
     path = out / f"{stem}.json"
     path.write_text(workloads.dumps(results) + "\n")
     written.insert(0, path)
@@ -302,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         + ("-redis" if args.redis else "")
         + (f"-w{args.workers}" if args.workers > 1 else "")
         + ("-quick" if args.quick else "")
+        + ("" if args.only == set(ALL) else "-only-" + "-".join(w for w in ALL if w in args.only))
     )
     work_dir = Path(tempfile.mkdtemp(prefix="hubbub-bench-"))
     results: dict[str, Any] = {

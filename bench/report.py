@@ -35,8 +35,8 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def _git(*args: str) -> str | None:
-    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+def _git(*args: str, cwd: Path = ROOT) -> str | None:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
     return done.stdout.strip() if done.returncode == 0 else None
 
 
@@ -54,12 +54,33 @@ def machine_info(engine: str) -> dict[str, Any]:
         "python": sys.version.split()[0],
         "versions": {
             name: _version(name)
-            for name in ("hubbub", "starlette", "uvicorn", "uvloop", "httptools", "asyncpg", "aiohttp", "PyJWT")
+            for name in (
+                "hubbub",
+                "starlette",
+                "uvicorn",
+                "uvloop",
+                "httptools",
+                "websockets",
+                "asyncpg",
+                "aiohttp",
+                "PyJWT",
+            )
         },
         "sqlite": sqlite3.sqlite_version,
         "git_commit": _git("rev-parse", "--short", "HEAD"),
         "git_dirty": bool(_git("status", "--porcelain", "--", "src")),
     }
+    # The server imports hubbub from here (PYTHONPATH may point it at another checkout).
+    done = subprocess.run(
+        [sys.executable, "-c", "import hubbub, pathlib; print(pathlib.Path(hubbub.__file__).resolve().parent.parent)"],
+        capture_output=True,
+        text=True,
+    )
+    server_src = Path(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip() else None
+    info["server_src"] = str(server_src) if server_src else None
+    if server_src is not None and server_src != (ROOT / "src").resolve():
+        info["server_git_commit"] = _git("rev-parse", "--short", "HEAD", cwd=server_src)
+        info["server_git_dirty"] = bool(_git("status", "--porcelain", "--", ".", cwd=server_src))
     if engine == "postgres":
         done = subprocess.run([str(PG_BIN / "postgres"), "--version"], capture_output=True, text=True)
         info["postgres"] = done.stdout.strip()
@@ -172,6 +193,22 @@ def plot_fan_out(path: Path, title: str, figures: dict[str, Any]) -> None:
     plt.close(fig)
 
 
+def plot_signaling(path: Path, title: str, figures: dict[str, Any]) -> None:
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, name in zip(axes, ("paced", "burst"), strict=True):
+        for kind, label in (("sse", "SSE /chat/events"), ("trouter", "Trouter WebSocket")):
+            phase = figures[kind][name]
+            lat = phase["delivery_latency_ms"]
+            _cdf(ax, phase["_latencies"], f"{label}: p50 {lat['p50']:.1f}, p99 {lat['p99']:.1f} ms")
+        ax.set_title(f"{name}: delivery latency, {figures['clients']} clients per transport")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 # -- table ------------------------------------------------------------------------------------------
 
 
@@ -240,6 +277,30 @@ def results_table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                         verdict(ok),
                     )
                 )
+    if "w2s" in w:
+        f = w["w2s"]
+        if not f.get("available"):
+            rows.append(("W2S signaling", f"not available ({f.get('reason', '')})", "p99<100ms", verdict(None)))
+            targets["w2s"] = {"met": None}
+        else:
+            for kind, label in (("sse", "SSE"), ("trouter", "Trouter")):
+                for name in ("paced", "burst"):
+                    p = f[kind][name]
+                    lat = p["delivery_latency_ms"]
+                    ok = lat["p99"] < 100 if name == "paced" else None
+                    if name == "paced":
+                        targets[f"w2s_{kind}"] = {"met": ok}
+                    rates = ", ".join(f"{x:,.0f}" for x in p["deliveries_per_s_by_round"])
+                    rows.append(
+                        (
+                            f"W2S {label} {name}",
+                            f"{f['clients']} clients: p50 {lat['p50']:.1f}  p99 {lat['p99']:.1f} ms "
+                            f"(p99 by round {p['p99_ms_by_round']}), {rates} deliveries/s  "
+                            f"({p['deliveries_received']:,}/{p['deliveries_expected']:,} received)",
+                            "p99<100ms" if name == "paced" else "",
+                            verdict(ok),
+                        )
+                    )
     if "w3" in w:
         f = w["w3"]
         lat = f["newest_page"]["latency_ms"]

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -40,6 +41,10 @@ class Scale:
     w2_paced_rate: float = 10.0
     """Messages per second per thread in the paced (latency) phase."""
     w2_burst_per_thread: int = 100
+    w2s_clients: int = 200
+    """W2S: clients per transport (SSE and Trouter), over `w2_threads` threads, W2's pacing."""
+    w2s_rounds: int = 2
+    """W2S: SSE, Trouter, SSE, Trouter, ... (alternating, fresh users each time)."""
     w3_messages: int = 100_000
     w3_samples: int = 1_000
     w3_page_through: int = 10_000
@@ -63,6 +68,8 @@ class Scale:
             w2_subscribers=100,
             w2_paced_per_thread=10,
             w2_burst_per_thread=20,
+            w2s_clients=40,
+            w2s_rounds=1,
             w3_messages=10_000,
             w3_samples=200,
             w3_page_through=1_000,
@@ -354,15 +361,52 @@ def _markers(data: bytes) -> list[int]:
     return [int(m) for m in _MARKER.findall(data)]
 
 
-async def fan_out(target: Target, scale: Scale, progress: Progress) -> dict[str, Any]:
+_TROUTER_ID = re.compile(r'^3:::\{"id":(\d+)')
+
+
+async def probe_trouter(target: Target, token: str) -> bool:
+    """Whether the server answers the Trouter discovery (`GET /chat/config/realTimeNotifications`)."""
     import aiohttp
 
-    users = await create_users(target, scale.w2_subscribers, progress, "W2: users")
-    kind = await probe_events(target, users[0][1])
+    url = f"http://{target.authority}/chat/config/realTimeNotifications?api-version=2024-09-01"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+        try:
+            async with http.get(url, headers={"Authorization": f"Bearer {token}"}) as reply:
+                return reply.status == 200 and "trouterServiceUrl" in await reply.json(content_type=None)
+        except (TimeoutError, aiohttp.ClientError, ValueError):
+            return False
+
+
+async def fan_out(
+    target: Target,
+    scale: Scale,
+    progress: Progress,
+    *,
+    clients: int | None = None,
+    kind: str | None = None,
+    label: str = "W2",
+) -> dict[str, Any]:
+    """W2 (and each W2S round): `clients` subscribers (default W2's) over `scale.w2_threads` threads, a paced
+    phase for delivery latency and a burst phase for deliveries/s.
+
+    `kind` None probes ("sse", else "ws"); "sse" or "trouter" forces the transport. A Trouter
+    client does what `@azure/communication-signaling` does (docs/signaling.md): allocate
+    (`POST /v4/a`), socket.io handshake, WebSocket, wait for `trouter.connected`, then answer each
+    pushed `3:::` request with a 200 response, as the JS client does.
+    """
+    import aiohttp
+    import yarl
+
+    count = clients or scale.w2_subscribers
+    users = await create_users(target, count, progress, f"{label}: users")
     if kind is None:
-        return {"available": False, "reason": "GET /chat/events (SSE) and /chat/events/ws answer no stream"}
-    size = scale.w2_subscribers // scale.w2_threads
-    threads = await create_threads(target, users, scale.w2_threads, size, progress, "W2: threads")
+        kind = await probe_events(target, users[0][1])
+        if kind is None:
+            return {"available": False, "reason": "GET /chat/events (SSE) and /chat/events/ws answer no stream"}
+    elif kind == "trouter" and not await probe_trouter(target, users[0][1]):
+        return {"available": False, "reason": "GET /chat/config/realTimeNotifications answers no Trouter service"}
+    size = count // scale.w2_threads
+    threads = await create_threads(target, users, scale.w2_threads, size, progress, f"{label}: threads")
 
     sent_at: dict[int, float] = {}
     delivery_latencies: list[float] = []
@@ -384,7 +428,8 @@ async def fan_out(target: Target, scale: Scale, progress: Progress) -> dict[str,
     http = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None, sock_connect=30))
     base = f"http://{target.authority}"
     ready = 0
-    advance_connect = progress(f"W2: {scale.w2_subscribers} {kind.upper()} subscribers", scale.w2_subscribers)
+    advance_connect = progress(f"{label}: {count} {kind} subscribers", count)
+    cor_id = str(uuid.uuid4())
 
     async def subscribe(token: str) -> None:
         nonlocal ready
@@ -404,6 +449,40 @@ async def fan_out(target: Target, scale: Scale, progress: Progress) -> dict[str,
                     if cut > 1:
                         on_data(pending[:cut])
                         pending = pending[cut:]
+        elif kind == "trouter":
+            epid = str(uuid.uuid4())
+            skype = {"X-Skypetoken": token}
+            query = {"cor_id": cor_id, "con_num": f"{int(time.time() * 1000)}_1", "epid": epid}
+            async with http.post(f"{base}/v4/a", params=query, headers=skype | {"Content-Type": "text/plain"}) as reply:
+                if reply.status != 200:
+                    raise RuntimeError(f"Trouter allocation answered {reply.status}")
+                allocation = await reply.json(content_type=None)
+            params = {**allocation["connectparams"], "v": "v4", "tc": "{}", "timeout": "40", "auth": "true"}
+            params |= {"epid": epid, "ccid": allocation["ccid"], "cor_id": cor_id}
+            encoded = urlencode(params)
+            url = yarl.URL(f"{base}/socket.io/1/?{encoded}&t=1", encoded=True)
+            async with http.get(url, headers=skype) as reply:
+                if reply.status != 200:
+                    raise RuntimeError(f"socket.io handshake answered {reply.status}")
+                sid = (await reply.text()).split(":")[0]
+            url = yarl.URL(f"ws://{target.authority}/socket.io/1/websocket/{sid}?{encoded}", encoded=True)
+            async with http.ws_connect(url, autoping=True, max_msg_size=0) as ws:
+                first = await asyncio.wait_for(ws.receive_str(), 10)
+                second = await asyncio.wait_for(ws.receive_str(), 10)
+                if first != "1::" or "trouter.connected" not in second:
+                    raise RuntimeError(f"Trouter WebSocket opened with {first!r}, {second[:80]!r}")
+                ready += 1
+                advance_connect(1)
+                async for msg in ws:
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        continue
+                    text = msg.data
+                    if not text.startswith("3:::"):
+                        continue  # heartbeats (2::), acks
+                    on_data(text.encode())
+                    found = _TROUTER_ID.match(text)
+                    if found:
+                        await ws.send_str(f'3:::{{"id":{found.group(1)},"status":200,"headers":{{}},"body":""}}')
         else:
             async with http.ws_connect(f"{base}/chat/events/ws?api-version={CHAT_API}", headers=headers) as ws:
                 ready += 1
@@ -417,6 +496,7 @@ async def fan_out(target: Target, scale: Scale, progress: Progress) -> dict[str,
         subscribers.append(asyncio.create_task(subscribe(token)))
         if i % 50 == 49:
             await asyncio.sleep(0.01)
+    connect_started = clock()
     deadline = clock() + 60
     while ready < len(subscribers) and clock() < deadline:
         if any(t.done() for t in subscribers):
@@ -428,7 +508,13 @@ async def fan_out(target: Target, scale: Scale, progress: Progress) -> dict[str,
         for t in subscribers:
             t.cancel()
         await http.close()
-        raise RuntimeError(f"W2 subscriber failed: {exc!r}")
+        raise RuntimeError(f"{label} subscriber failed: {exc!r}")
+    if ready < len(subscribers):
+        for t in subscribers:
+            t.cancel()
+        await http.close()
+        raise RuntimeError(f"{label}: only {ready}/{len(subscribers)} subscribers connected in 60 s")
+    connect_seconds = clock() - connect_started
     await asyncio.sleep(1.0)
 
     marker_counter = iter(range(1, 10**9))
@@ -463,7 +549,7 @@ async def fan_out(target: Target, scale: Scale, progress: Progress) -> dict[str,
         delivery_latencies.clear()
         received = 0
         expected = per_thread * len(threads) * size
-        advance = progress(f"W2 {name}: send", per_thread * len(threads))
+        advance = progress(f"{label} {name}: send", per_thread * len(threads))
         meter = cpu_meter()
         start = clock()
         await asyncio.wait_for(
@@ -506,10 +592,52 @@ async def fan_out(target: Target, scale: Scale, progress: Progress) -> dict[str,
         "available": True,
         "transport": kind,
         "subscribers": len(subscribers),
+        "connect_seconds": round(connect_seconds, 3),
         "threads": len(threads),
         "participants_per_thread": size,
         "paced": paced,
         "burst": burst,
+    }
+
+
+async def signaling_fan_out(target: Target, scale: Scale, progress: Progress) -> dict[str, Any]:
+    """W2S: W2 with `w2s_clients` subscribers, once over SSE (`/chat/events`) and once over the ACS
+    browser channel (Trouter), alternating for `w2s_rounds` rounds in one server run; fresh users
+    and threads each round. Per transport: the rounds, and the paced/burst figures pooled over them."""
+    rounds: list[dict[str, Any]] = []
+    for i in range(scale.w2s_rounds):
+        for kind in ("sse", "trouter"):
+            label = f"W2S {kind} {i + 1}/{scale.w2s_rounds}"
+            figures = await fan_out(target, scale, progress, clients=scale.w2s_clients, kind=kind, label=label)
+            if not figures.get("available"):
+                return figures | {"transport": kind}
+            rounds.append(figures | {"round": i + 1})
+    pooled: dict[str, Any] = {}
+    for kind in ("sse", "trouter"):
+        mine = [r for r in rounds if r["transport"] == kind]
+        entry: dict[str, Any] = {"subscribers": mine[0]["subscribers"], "threads": mine[0]["threads"]}
+        for name in ("paced", "burst"):
+            latencies = [x for r in mine for x in r[name]["_latencies"]]
+            entry[name] = {
+                "deliveries_expected": sum(r[name]["deliveries_expected"] for r in mine),
+                "deliveries_received": sum(r[name]["deliveries_received"] for r in mine),
+                "deliveries_per_s_by_round": [r[name]["deliveries_per_s"] for r in mine],
+                "p99_ms_by_round": [r[name]["delivery_latency_ms"]["p99"] for r in mine],
+                "delivery_latency_ms": percentiles(latencies),
+                "client_cpu_by_round": [r[name]["client_cpu"] for r in mine],
+                "_latencies": latencies,
+            }
+        entry["connect_seconds_by_round"] = [r["connect_seconds"] for r in mine]
+        pooled[kind] = entry
+    return {
+        "available": True,
+        "clients": scale.w2s_clients,
+        "threads": scale.w2_threads,
+        "order": [f"{r['transport']} {r['round']}" for r in rounds],
+        "paced_rate_per_thread": scale.w2_paced_rate,
+        "sse": pooled["sse"],
+        "trouter": pooled["trouter"],
+        "rounds": rounds,
     }
 
 

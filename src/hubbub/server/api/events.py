@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
 from starlette.requests import HTTPConnection, Request
 from starlette.routing import Route, WebSocketRoute
@@ -20,6 +19,7 @@ from hubbub.server.api.errors import error_response
 from hubbub.server.api.http import authenticate_token
 from hubbub.server.errors import BadRequest, HubbubError
 from hubbub.server.events import hub as reasons
+from hubbub.server.events.bus import first_done
 from hubbub.server.events.ids import StreamId
 from hubbub.server.events.session import EventSession, Frame
 from hubbub.server.service import service_of
@@ -85,20 +85,6 @@ async def open_session(conn: HTTPConnection) -> EventSession:
     )
 
 
-async def _first_done(*tasks: asyncio.Task[Any]) -> set[asyncio.Task[Any]]:
-    """Wait until one task ends, cancel the others (and wait for them), return the finished ones."""
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        pending = [task for task in tasks if not task.done()]
-        for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    return done
-
-
 # -- Server-Sent Events ---------------------------------------------------------------------------
 
 
@@ -137,7 +123,7 @@ class EventStream:
 
         stream = asyncio.create_task(self.session.run(write))
         watch = asyncio.create_task(until_disconnect())
-        done = await _first_done(stream, watch)
+        done = await first_done(stream, watch)
         if stream in done and stream.exception() is not None:
             if isinstance(stream.exception(), _GONE):
                 return
@@ -191,7 +177,7 @@ async def _websocket_stream(websocket: WebSocket, session: EventSession) -> None
 
     stream = asyncio.create_task(session.run(write))
     watch = asyncio.create_task(until_disconnect())
-    done = await _first_done(stream, watch)
+    done = await first_done(stream, watch)
     if stream in done and stream.exception() is not None:
         if isinstance(stream.exception(), _GONE):
             return

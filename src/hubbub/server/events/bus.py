@@ -140,3 +140,17 @@ async def cancel_task(task: asyncio.Task[None] | None) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def first_done(*tasks: asyncio.Task[Any]) -> set[asyncio.Task[Any]]:
+    """Wait until one task ends, cancel the others (and wait for them), return the finished ones."""
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        pending = [task for task in tasks if not task.done()]
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    return done

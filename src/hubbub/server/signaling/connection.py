@@ -22,13 +22,13 @@ import contextlib
 import logging
 import secrets
 import time
-from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from hubbub.server.api.errors import error_response
 from hubbub.server.errors import HubbubError, Unauthorized
 from hubbub.server.events import hub as reasons
+from hubbub.server.events.bus import first_done
 from hubbub.server.events.session import CONNECTED, DISCONNECT, HEARTBEAT, EventSession, Frame
 from hubbub.server.service import service_of
 from hubbub.server.signaling import frames
@@ -108,7 +108,7 @@ class TrouterSocket:
         # (another user's message right away) must not race the subscription.
         stream = asyncio.create_task(self.session.run(self.write))
         reader = asyncio.create_task(self.read())
-        done = await _first_done(stream, reader)
+        done = await first_done(stream, reader)
         if stream in done:
             error = stream.exception()
             if error is not None and not isinstance(error, _GONE):
@@ -165,17 +165,3 @@ class TrouterSocket:
                 reply = frames.ack(packet)
                 if reply is not None:
                     await self._send([reply])
-
-
-async def _first_done(*tasks: asyncio.Task[Any]) -> set[asyncio.Task[Any]]:
-    """Wait until one task ends, cancel the others (and wait for them), return the finished ones."""
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        pending = [task for task in tasks if not task.done()]
-        for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    return done

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -46,7 +45,7 @@ class Instrumentation:
             await self.app(scope, receive, send)
             return
         client_id = _client_request_id(scope)
-        context = logs.RequestContext(client_id or uuid.uuid4().hex, scope=scope)
+        context = logs.RequestContext(client_id, scope=scope)
         reset = logs.current.set(context)
         started = time.perf_counter()
         metrics = self.metrics
@@ -81,22 +80,26 @@ class Instrumentation:
                 context.status = 500
             raise
         finally:
-            seconds = time.perf_counter() - started
-            operation = context.operation or operation_of(scope)
-            status = context.status or (500 if scope["type"] == "http" else 1000)
-            if metrics is not None:
-                if transport is not None:
-                    metrics.streams.labels(transport).dec()
-                metrics.requests.labels(operation, str(status)).inc()
-                if operation not in STREAM_TRANSPORTS:
-                    metrics.duration.labels(operation).observe(seconds)
-            if self.access_lines:
-                access_log.info(
-                    "%s %s %d %.1f ms",
-                    scope.get("method", "WEBSOCKET"),
-                    operation,
-                    status,
-                    seconds * 1000,
-                    extra={"status": status, "duration": round(seconds, 6), "method": scope.get("method", "WEBSOCKET")},
-                )
+            if metrics is not None or self.access_lines:  # else there is nothing to count or log
+                self._record(scope, context, transport, time.perf_counter() - started)
             logs.current.reset(reset)
+
+    def _record(self, scope: Scope, context: logs.RequestContext, transport: str | None, seconds: float) -> None:
+        operation = context.operation or operation_of(scope)
+        status = context.status or (500 if scope["type"] == "http" else 1000)
+        metrics = self.metrics
+        if metrics is not None:
+            if transport is not None:
+                metrics.streams.labels(transport).dec()
+            metrics.requests.labels(operation, str(status)).inc()
+            if operation not in STREAM_TRANSPORTS:
+                metrics.duration.labels(operation).observe(seconds)
+        if self.access_lines:
+            access_log.info(
+                "%s %s %d %.1f ms",
+                scope.get("method", "WEBSOCKET"),
+                operation,
+                status,
+                seconds * 1000,
+                extra={"status": status, "duration": round(seconds, 6), "method": scope.get("method", "WEBSOCKET")},
+            )

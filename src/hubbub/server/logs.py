@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import uuid
 from typing import Any
 
 from starlette.types import Scope
@@ -33,10 +34,21 @@ TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
 class RequestContext:
     """What is known about the request being served; filled in as it goes."""
 
-    request_id: str
+    client_request_id: str | None
+    """The client's `x-ms-client-request-id`; without one, an id is made when a line first needs it."""
     scope: Scope | None = None
     user_id: str | None = None
     status: int | None = None
+
+    generated_id: str | None = None
+
+    @property
+    def request_id(self) -> str:
+        if self.client_request_id is not None:
+            return self.client_request_id
+        if self.generated_id is None:  # most requests log nothing: no uuid for them
+            self.generated_id = uuid.uuid4().hex
+        return self.generated_id
 
     @property
     def operation(self) -> str | None:

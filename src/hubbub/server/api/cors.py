@@ -14,8 +14,11 @@ WebSocket upgrades are not subject to CORS and pass through untouched.
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 ALLOWED_HEADERS = (
     # chat REST (core-rest-pipeline): bearer token, request id, browser user agent, idempotency
@@ -66,10 +69,27 @@ def allowed_origins(setting: str | None) -> list[str]:
     return ["*"] if "*" in origins else origins
 
 
+class Cors:
+    """Starlette's `CORSMiddleware` for requests that carry an `Origin`; the rest (SDKs outside a
+    browser, same-origin pages) go straight on, which is also what it does with them."""
+
+    def __init__(self, app: ASGIApp, *args: Any, **options: Any) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(app, *args, **options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, _ in scope["headers"]:
+                if name == b"origin":
+                    await self.cors(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
 def cors_middleware(setting: str | None) -> Middleware:
     """The CORS layer for `create_app`; it must wrap every route, so it goes first."""
     return Middleware(
-        CORSMiddleware,
+        Cors,
         allow_origins=allowed_origins(setting),
         allow_methods=list(ALLOWED_METHODS),
         allow_headers=list(ALLOWED_HEADERS),

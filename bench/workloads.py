@@ -645,6 +645,8 @@ def strip_private(value: Any) -> Any:
     """The result without the raw series (keys starting with "_")."""
     if isinstance(value, dict):
         return {k: strip_private(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, list):
+        return [strip_private(v) for v in value]
     return value
 
 

@@ -3,8 +3,6 @@ driven by the official Azure SDKs."""
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import json
 import ssl
 import time
@@ -19,6 +17,7 @@ from azure.communication.identity import CommunicationIdentityClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from _services import CABundle, HubbubServer, PostgresCluster, RedisServer, ServerFactory, ServiceUnavailable
+from hubbub.server.datadir import ensure_certificates
 
 
 def _until(check: Callable[[], bool], timeout: float = 20.0) -> bool:
@@ -219,51 +218,9 @@ def test_json_logs_carry_the_sdk_request_id_and_no_secrets(server_factory: Serve
 
 
 def _certificate(directory: Path) -> tuple[Path, Path, Path]:
-    """A CA and a certificate for 127.0.0.1 signed by it, written as PEM: (ca, cert, key)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test deployment CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "chat.test")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("chat.test"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = (directory / "deploy-ca.pem", directory / "chat.pem", directory / "chat-key.pem")
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return paths
+    """A CA and a certificate for chat.test and 127.0.0.1 signed by it, made outside any server's
+    data dir (the generator the server uses for its own, pointed elsewhere): (ca, cert, key)."""
+    return ensure_certificates(directory / "deployment-pki", hosts=("chat.test", "127.0.0.1"))
 
 
 def test_serves_a_given_certificate(tmp_path: Path, server_factory: ServerFactory) -> None:

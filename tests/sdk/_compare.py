@@ -44,7 +44,10 @@ def norm(value: Any, labels: Labels) -> Any:
         return ("identifier", type(value).__name__, norm(value.raw_id, labels), norm(dict(value.properties), labels))
     if hasattr(value, "__dict__"):
         fields = {
-            k: norm(v, labels) for k, v in vars(value).items() if not k.startswith("_") and k != "additional_properties"
+            # a message version is a millisecond timestamp that may or may not equal another id: as in `typed`
+            k: "<version>" if k == "version" and isinstance(v, str) else norm(v, labels)
+            for k, v in vars(value).items()
+            if not k.startswith("_") and k != "additional_properties"
         }
         return (type(value).__name__, fields)
     raise TypeError(f"cannot normalize {value!r}")

@@ -331,9 +331,13 @@ def users_delete(user_id: str, data_dir: Path | None, database_url: str | None, 
     event streams the user already has open end when they next reconnect (DELETE /identities/{id}
     on the server ends them at once).
     """
+    from hubbub.server.store import DatabaseMissing, require_database
+
     settings = _settings(data_dir=data_dir, database_url=database_url)
-    if not settings.uses_postgres and not settings.sqlite_path.is_file():
-        raise click.ClickException(f"there is no SQLite database at {settings.sqlite_path} (is --data-dir right?)")
+    try:
+        require_database(settings)
+    except DatabaseMissing as exc:
+        raise click.ClickException(str(exc)) from exc
 
     async def exists() -> bool:
         from hubbub.server.store import identities, open_database
@@ -390,9 +394,10 @@ def migrate(data_dir: Path | None, database_url: str | None) -> None:
         finally:
             await db.close()
 
+    from hubbub.server.store import describe_database
+
     version = asyncio.run(upgrade())
-    engine = "PostgreSQL" if settings.uses_postgres else f"SQLite ({settings.sqlite_path})"
-    click.echo(f"{engine}: schema version {version}")
+    click.echo(f"{describe_database(settings)}: schema version {version}")
 
 
 @main.command()
@@ -420,9 +425,10 @@ def backup(archive: Path, data_dir: Path | None, database_url: str | None, pages
 
     from hubbub.server import backup as backups
     from hubbub.server import datadir
+    from hubbub.server.store import embedded_path, uses_database_server
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
-    if settings.uses_postgres:
+    if uses_database_server(settings):
         raise click.UsageError("the database is PostgreSQL: back it up with pg_dump (see docs/operations.md)")
     columns = (
         TextColumn("Backing up"),
@@ -443,7 +449,7 @@ def backup(archive: Path, data_dir: Path | None, database_url: str | None, pages
     except (backups.BackupError, sqlite3.Error, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
-        f"Backed up {settings.sqlite_path} (schema version {result.schema_version}, {result.pages} pages,"
+        f"Backed up {embedded_path(settings)} (schema version {result.schema_version}, {result.pages} pages,"
         f" {result.database_bytes:,} bytes) and {', '.join(result.files) or 'no key files'}"
         f" to {result.path} in {result.seconds:.2f} s."
     )
@@ -469,9 +475,10 @@ def restore(archive: Path, data_dir: Path | None, force: bool) -> None:
     or key files, unless --force. A bare SQLite file restores the database alone.
     """
     from hubbub.server import backup as backups
+    from hubbub.server.store import uses_database_server
 
     settings = _settings(data_dir=data_dir)
-    if settings.uses_postgres:
+    if uses_database_server(settings):
         raise click.UsageError(
             "HUBBUB_DATABASE_URL selects PostgreSQL: restore it with pg_restore (docs/operations.md)"
         )

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from _services import ServerFactory, hubbub_command, service_env
 from hubbub.cli import main
 from hubbub.server import backup
+from hubbub.server.store import snapshot
 
 from ._acs import Acs
 
@@ -190,7 +191,7 @@ def test_restore_into_a_new_dir_brings_the_key_and_certificates(made: tuple[Path
     assert code == 0, out
     assert (target / "access-key").read_text() == (data / "access-key").read_text()
     assert (target / "access-key").stat().st_mode & 0o777 == 0o600
-    assert backup.check_database(target / "hubbub.db") == backup.latest_schema_version()
+    assert snapshot.check_database(target / "hubbub.db") == snapshot.latest_schema_version()
     code, out = cli("restore", str(archive), "--data-dir", str(target))
     assert code == 1 and "already holds hubbub.db, access-key" in out and "--force" in out
     assert cli("restore", str(archive), "--data-dir", str(target), "--force")[0] == 0
@@ -218,7 +219,7 @@ def test_restore_refuses_what_is_not_a_sound_hubbub_backup(made: tuple[Path, Pat
     database = (data / "hubbub.db").read_bytes()
     damaged = tmp_path / "damaged.tar"
     archive_bytes = bytearray(archive.read_bytes())
-    offset = archive_bytes.index(backup.SQLITE_MAGIC) + 4096 + 200  # inside the second page of the copy
+    offset = archive_bytes.index(snapshot.MAGIC) + 4096 + 200  # inside the second page of the copy
     archive_bytes[offset : offset + 64] = os.urandom(64)
     damaged.write_bytes(bytes(archive_bytes))
     assert "does not match its checksum" in refused(damaged)

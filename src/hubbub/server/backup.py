@@ -1,4 +1,4 @@
-"""Backups of a SQLite data directory: one tar archive with the database, the access key and the TLS files.
+"""Backups of a data directory: one tar archive with the embedded database, the access key and the TLS files.
 
 A backup must restore a server that existing clients cannot tell from the original: the database
 alone is not enough, because the access key signs every token (and makes up the connection string)
@@ -9,14 +9,13 @@ and the CA is what clients were told to trust. So the archive holds
     access-key       the data directory's key files, when present
     ca.pem, ca-key.pem, server.pem, server-key.pem
 
-The copy is taken online with SQLite's backup API while the server keeps writing. The copying
-connection first opens a read transaction and keeps it across every `backup` step: with WAL, that
-fixes one snapshot (everything committed before it, so every request already answered 2xx) without
-blocking the server's writer, and the steps never restart because of the server's commits.
+The database copy is taken online while the server keeps writing, and is the snapshot of the moment
+the backup starts: everything committed before it, so every request already answered 2xx
+(`store/snapshot.py` says how).
 
 Restoring checks the archive (manifest, checksum, `PRAGMA integrity_check`, a schema version this
 Hubbub can run) before it touches the data directory, and refuses while a server has the target
-database open. PostgreSQL deployments use `pg_dump`/`pg_restore` instead (docs/operations.md).
+database open. Deployments on a database server back it up with its own tools (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ import hashlib
 import io
 import json
 import os
-import sqlite3
 import tarfile
 import tempfile
 import time
@@ -38,21 +36,19 @@ from pathlib import Path
 
 from hubbub import __version__
 from hubbub.server import datadir
-from hubbub.server.store.engine import schema_files
+from hubbub.server.store import snapshot
+from hubbub.server.store.engines import EMBEDDED_FILE
 
 FORMAT = "hubbub-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-DATABASE = "hubbub.db"
+DATABASE = EMBEDDED_FILE
 DATA_FILES = (datadir.KEY_FILE, datadir.CA_CERT, datadir.CA_KEY, datadir.SERVER_CERT, datadir.SERVER_KEY)
 """The data directory's files that a restored server needs besides the database."""
 PUBLIC_FILES = (datadir.CA_CERT, datadir.SERVER_CERT)
-REQUIRED_TABLES = frozenset({"schema_version", "identities", "threads", "participants", "messages", "read_receipts"})
-SQLITE_MAGIC = b"SQLite format 3\x00"
 DEFAULT_PAGES_PER_STEP = 1024
 
-Progress = Callable[[int, int], None]
-"""Called after each backup step with (pages copied, total pages)."""
+Progress = snapshot.Progress
 
 
 class BackupError(Exception):
@@ -81,90 +77,16 @@ class RestoreResult:
     created_at: str | None
 
 
-def database_in_use(path: Path) -> bool:
-    """True when another connection (a running server, a `hubbub` command) has the database open.
-
-    Every connection to a WAL database holds a shared lock on it for as long as it is open, even
-    when idle, so an exclusive lock with no wait fails exactly while some process has it open.
-    """
-    if not path.exists():
-        return False
-    conn = sqlite3.connect(path, isolation_level=None, timeout=0)
+def _checked(path: Path) -> int:
+    """`snapshot.check_database`, its refusal worded for someone restoring a backup."""
     try:
-        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-        conn.execute("BEGIN EXCLUSIVE")
-        conn.execute("ROLLBACK")
-    except sqlite3.OperationalError:
-        return True
-    finally:
-        conn.close()
-    return False
-
-
-def latest_schema_version() -> int:
-    return max(version for version, _ in schema_files("sqlite"))
-
-
-def check_database(path: Path) -> int:
-    """Verify that `path` is an intact Hubbub database this version can run; return its schema version."""
-    try:
-        conn = sqlite3.connect(path, isolation_level=None)  # a scratch copy: WAL files may come and go
-    except sqlite3.Error as exc:
-        raise BackupError(f"{path} cannot be opened as a SQLite database: {exc}") from exc
-    try:
-        problems = [row[0] for row in conn.execute("PRAGMA integrity_check(20)")]
-        if problems != ["ok"]:
-            raise BackupError(f"the database fails SQLite's integrity check: {'; '.join(problems)}")
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        missing = REQUIRED_TABLES - tables
-        if missing:
-            raise BackupError(f"not a Hubbub database: it has no {', '.join(sorted(missing))} table")
-        version = int(conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0)
-    except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{path} is not a readable SQLite database: {exc}") from exc
-    finally:
-        conn.close()
-    latest = latest_schema_version()
-    if version > latest:
+        return snapshot.check_database(path)
+    except snapshot.SchemaTooNew as exc:
         raise BackupError(
-            f"the database has schema version {version}, newer than this Hubbub ({__version__}) knows ({latest}):"
-            " restore it with the Hubbub version that made it, or a newer one"
-        )
-    if version < 1:
-        raise BackupError("not a Hubbub database: its schema version is missing")
-    return version
-
-
-def copy_database(source: Path, target: Path, *, pages_per_step: int, progress: Progress | None = None) -> int:
-    """Copy a live database with the backup API; return the number of pages copied.
-
-    The source connection holds one read transaction across all steps (see the module docstring),
-    so the copy is the snapshot at its start however much the server writes meanwhile.
-    """
-    src = sqlite3.connect(source, isolation_level=None, timeout=30)
-    dst = sqlite3.connect(target, isolation_level=None)
-    pages = 0
-    try:
-        src.execute("BEGIN")
-        src.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # starts the read transaction: the snapshot
-
-        def step(status: int, remaining: int, total: int) -> None:
-            nonlocal pages
-            pages = total
-            if progress is not None:
-                progress(total - remaining, total)
-
-        src.backup(dst, pages=pages_per_step, progress=step)
-        src.execute("COMMIT")
-        # One self-contained file: no -wal beside it in the archive.
-        dst.execute("PRAGMA journal_mode=DELETE")
-        problems = [row[0] for row in dst.execute("PRAGMA quick_check(20)")]
-        if problems != ["ok"]:
-            raise BackupError(f"the copy fails SQLite's quick check: {'; '.join(problems)}")
-    finally:
-        src.close()
-        dst.close()
-    return pages
+            f"{exc}: restore it with the Hubbub version that made it, or a newer one (this is {__version__})"
+        ) from exc
+    except snapshot.SnapshotError as exc:
+        raise BackupError(str(exc)) from exc
 
 
 def _sha256(path: Path) -> str:
@@ -204,20 +126,23 @@ def create_backup(
     clock = clock or time.monotonic
     db_path = data_dir / DATABASE
     if not db_path.is_file():
-        raise BackupError(f"there is no SQLite database at {db_path} (is --data-dir right?)")
+        raise BackupError(f"there is no {snapshot.ENGINE_TITLE} database at {db_path} (is --data-dir right?)")
     archive = archive.resolve()
     archive.parent.mkdir(parents=True, exist_ok=True)
     started = clock()
     with tempfile.TemporaryDirectory(dir=archive.parent, prefix=".hubbub-backup-") as scratch:
         copy = Path(scratch) / DATABASE
-        pages = copy_database(db_path, copy, pages_per_step=pages_per_step, progress=progress)
-        version = check_database(copy)
+        try:
+            pages = snapshot.copy_database(db_path, copy, pages_per_step=pages_per_step, progress=progress)
+        except snapshot.SnapshotError as exc:
+            raise BackupError(str(exc)) from exc
+        version = _checked(copy)
         files = tuple(name for name in DATA_FILES if (data_dir / name).is_file())
         manifest = {
             "format": FORMAT,
             "formatVersion": FORMAT_VERSION,
             "hubbubVersion": __version__,
-            "engine": "sqlite",
+            "engine": snapshot.ENGINE,
             "schemaVersion": version,
             "createdAt": dt.datetime.now(dt.UTC).isoformat(),
             "database": {"name": DATABASE, "bytes": copy.stat().st_size, "sha256": _sha256(copy)},
@@ -280,19 +205,19 @@ def _extract(tar: tarfile.TarFile, name: str, target: Path) -> None:
 
 
 def _unpack(archive: Path, scratch: Path) -> tuple[dict[str, object] | None, tuple[str, ...]]:
-    """Unpack a backup archive (or take a bare SQLite file) into `scratch`; return (manifest, data files)."""
-    with open(archive, "rb") as handle:
-        bare = handle.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
-    if bare:
+    """Unpack a backup archive (or take a bare database file) into `scratch`; return (manifest, data files)."""
+    if snapshot.is_database_file(archive):
         _copy_file(archive, scratch / DATABASE)
         return None, ()
     if not tarfile.is_tarfile(archive):
-        raise BackupError(f"{archive} is neither a Hubbub backup archive nor a SQLite database")
+        raise BackupError(f"{archive} is neither a Hubbub backup archive nor a {snapshot.ENGINE_TITLE} database")
     try:
         with tarfile.open(archive, "r:*") as tar:
             manifest = _read_manifest(tar)
-            if manifest.get("engine") != "sqlite":
-                raise BackupError(f"this backup is of a {manifest.get('engine')} database; only SQLite restores here")
+            if manifest.get("engine") != snapshot.ENGINE:
+                raise BackupError(
+                    f"this backup is of a {manifest.get('engine')} database; only {snapshot.ENGINE_TITLE} restores here"
+                )
             names = manifest.get("files")
             if not isinstance(names, list) or any(name not in DATA_FILES for name in names):
                 raise BackupError(f"{MANIFEST} lists unexpected files: {names!r}")
@@ -321,27 +246,27 @@ def restore_backup(archive: Path, data_dir: Path, *, force: bool = False) -> Res
 
     Everything is checked in a scratch directory inside `data_dir` first; only then are the files
     renamed into place. A data directory that already holds a database or an access key is left
-    alone unless `force`. A bare SQLite file (not an archive) restores the database only.
+    alone unless `force`. A bare database file (not an archive) restores the database only.
     """
     if not archive.is_file():
         raise BackupError(f"{archive} does not exist")
     db_path = data_dir / DATABASE
-    if database_in_use(db_path):
+    if snapshot.database_in_use(db_path):
         raise DatabaseInUse(f"a running Hubbub server (or another process) has {db_path} open: stop it, then restore")
     data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=data_dir, prefix=".hubbub-restore-") as tmp:
         scratch = Path(tmp)
         manifest, files = _unpack(archive, scratch)
-        version = check_database(scratch / DATABASE)
+        version = _checked(scratch / DATABASE)
         existing = [name for name in (DATABASE, *files) if (data_dir / name).exists()]
         if existing and not force:
             raise BackupError(
                 f"{data_dir} already holds {', '.join(existing)}: restore into a new data directory,"
                 " or pass --force to replace them"
             )
-        if database_in_use(db_path):  # again, right before the swap
+        if snapshot.database_in_use(db_path):  # again, right before the swap
             raise DatabaseInUse(f"a process opened {db_path} during the restore: stop it, then restore")
-        for suffix in ("-wal", "-shm", "-journal"):
+        for suffix in snapshot.SIDECAR_SUFFIXES:
             # A stale WAL would be replayed onto the restored database.
             (data_dir / (DATABASE + suffix)).unlink(missing_ok=True)
         for name in files:

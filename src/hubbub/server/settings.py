@@ -33,7 +33,8 @@ class Settings:
     http_port: int | None = 8080
     https_port: int | None = 8443
     database_url: str | None = None
-    """`postgresql://…` selects PostgreSQL; otherwise SQLite in the data directory."""
+    """A database server's URL; unset: the embedded database file in the data directory (README,
+    Configuration). Which engine a URL selects is the store's business (`store.engines`)."""
     redis_url: str | None = None
     access_key: str | None = None
     """Base64 HMAC key. Default: generated once and kept in the data directory."""
@@ -48,8 +49,9 @@ class Settings:
     retention_interval_seconds: float = 60.0
     retention_day_seconds: int = 86_400
     """Length of one retention-policy "day". Tests shorten it to see threads expire."""
-    sqlite_synchronous: str = "NORMAL"
-    """NORMAL survives a process crash (kill -9); FULL also survives power loss."""
+    database_synchronous: str = "NORMAL"
+    """The embedded database's durability: NORMAL survives a process crash (kill -9); FULL also
+    survives power loss. A database server has its own setting for this."""
     log_level: str = "info"
     log_format: str = "text"
     """`text` (human-readable) or `json`: one JSON object per line, with the request id (docs/deploy.md)."""
@@ -78,17 +80,9 @@ class Settings:
     limits: Limits = dataclasses.field(default_factory=Limits)
 
     @property
-    def sqlite_path(self) -> Path:
-        return self.data_dir / "hubbub.db"
-
-    @property
     def connect_host(self) -> str:
         """The host clients connect to: `public_host`, else `host` (loopback for a wildcard address)."""
         return self.public_host or ("127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host)
-
-    @property
-    def uses_postgres(self) -> bool:
-        return bool(self.database_url) and self.database_url.startswith(("postgres://", "postgresql://"))  # type: ignore[union-attr]
 
 
 _ENV_FIELDS: dict[str, str] = {
@@ -106,7 +100,7 @@ _ENV_FIELDS: dict[str, str] = {
     "HUBBUB_IDEMPOTENCY_TTL_SECONDS": "idempotency_ttl_seconds",
     "HUBBUB_RETENTION_INTERVAL_SECONDS": "retention_interval_seconds",
     "HUBBUB_RETENTION_DAY_SECONDS": "retention_day_seconds",
-    "HUBBUB_SQLITE_SYNCHRONOUS": "sqlite_synchronous",
+    "HUBBUB_DATABASE_SYNCHRONOUS": "database_synchronous",
     "HUBBUB_LOG_LEVEL": "log_level",
     "HUBBUB_LOG_FORMAT": "log_format",
     "HUBBUB_METRICS": "metrics",

@@ -13,7 +13,7 @@ import httpx
 from hubbub._sdk.signing import sign_request
 from hubbub.server import datadir
 from hubbub.server.settings import Settings
-from hubbub.server.store import open_database
+from hubbub.server.store import DatabaseMissing, open_database
 from hubbub.server.store.stats import count_rows
 
 
@@ -31,9 +31,10 @@ class ServerStats:
 
 async def database_counts(settings: Settings) -> dict[str, int]:
     """`store.stats.COUNTS` for the configured database, without migrating or creating it."""
-    if not settings.uses_postgres and not settings.sqlite_path.is_file():
-        raise StatsError(f"there is no SQLite database at {settings.sqlite_path} (is --data-dir right?)")
-    db = await open_database(settings, migrate=False)
+    try:
+        db = await open_database(settings, migrate=False, create=False)
+    except DatabaseMissing as exc:
+        raise StatsError(str(exc)) from exc
     try:
         return await db.read(count_rows)
     except Exception as exc:

@@ -5,6 +5,23 @@ use case composes them inside one `async with db.transaction() as tx:` block.
 """
 
 from hubbub.server.store.engine import Connection, Database, Row
-from hubbub.server.store.engines import describe_database, open_database
+from hubbub.server.store.engines import (
+    DatabaseMissing,
+    describe_database,
+    embedded_path,
+    open_database,
+    require_database,
+    uses_database_server,
+)
 
-__all__ = ["Connection", "Database", "Row", "describe_database", "open_database"]
+__all__ = [
+    "Connection",
+    "Database",
+    "DatabaseMissing",
+    "Row",
+    "describe_database",
+    "embedded_path",
+    "open_database",
+    "require_database",
+    "uses_database_server",
+]

@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from hubbub.server import gateway, health, signaling
 from hubbub.server.api import activity, admin, events, identities, messages, participants, threads
-from hubbub.server.api.cors import cors_middleware
+from hubbub.server.api.cors import cors_options
 from hubbub.server.api.errors import EXCEPTION_HANDLERS
 from hubbub.server.api.http import json_response
 from hubbub.server.instrumentation import Instrumentation
@@ -113,8 +113,12 @@ def create_app(settings: Settings) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         middleware=[
-            Middleware(Instrumentation, metrics=metrics, access_lines=settings.log_format == "json"),
-            cors_middleware(settings.cors_origins),
+            Middleware(
+                Instrumentation,
+                metrics=metrics,
+                access_lines=settings.log_format == "json",
+                cors=cors_options(settings.cors_origins),
+            ),
         ],
         exception_handlers=dict(EXCEPTION_HANDLERS),
     )

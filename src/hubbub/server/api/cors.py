@@ -86,14 +86,21 @@ class Cors:
         await self.app(scope, receive, send)
 
 
+def cors_options(setting: str | None) -> dict[str, Any]:
+    """Starlette `CORSMiddleware` options for `HUBBUB_CORS_ORIGINS`: the headers the clients send
+    and read, and never credentials."""
+    return {
+        "allow_origins": allowed_origins(setting),
+        "allow_methods": list(ALLOWED_METHODS),
+        "allow_headers": list(ALLOWED_HEADERS),
+        "expose_headers": list(EXPOSED_HEADERS),
+        "allow_credentials": False,
+        "max_age": PREFLIGHT_MAX_AGE,
+    }
+
+
 def cors_middleware(setting: str | None) -> Middleware:
-    """The CORS layer for `create_app`; it must wrap every route, so it goes first."""
-    return Middleware(
-        Cors,
-        allow_origins=allowed_origins(setting),
-        allow_methods=list(ALLOWED_METHODS),
-        allow_headers=list(ALLOWED_HEADERS),
-        expose_headers=list(EXPOSED_HEADERS),
-        allow_credentials=False,
-        max_age=PREFLIGHT_MAX_AGE,
-    )
+    """The CORS layer of an app without `Instrumentation` (the standalone gateway); it must wrap
+    every route, so it goes first. `hubbub serve` gets the same through `Instrumentation`, which
+    already reads every request's headers and so spares the request a layer."""
+    return Middleware(Cors, **cors_options(setting))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+from typing import NamedTuple
 
 from hubbub.server.domain import SYSTEM_MESSAGE_TYPES, Message, SystemContent
 from hubbub.server.store import participants as participant_store
@@ -85,8 +85,7 @@ Parameters: thread id, sender, now in ms, now in µs, type, display name, conten
 is NULL when the sender may not write (no such thread, or not an active participant)."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class SentMessage:
+class SentMessage(NamedTuple):
     message_id: int
     created_at: int
     recipients: list[str]

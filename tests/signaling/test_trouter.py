@@ -257,3 +257,60 @@ async def test_across_nodes(server_factory: ServerFactory, postgres_cluster: Pos
         assert '0:::{"reason":"unauthorized"}' in frames
     finally:
         trouter.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_reconnect_to_another_node_replays_what_was_missed(
+    server_factory: ServerFactory, postgres_cluster: PostgresCluster, redis_url: str
+) -> None:
+    """The JS client that loses node A and comes back through node B (the same endpoint id) gets what
+    was sent while it was away, from the Redis backlog, and nothing twice: A saved its bookmark."""
+    key = base64.b64encode(os.urandom(32)).decode()
+    shared = {
+        "HUBBUB_DATABASE_URL": postgres_cluster.create_database(),
+        "HUBBUB_REDIS_URL": redis_url,
+        "HUBBUB_ACCESS_KEY": key,
+        "HUBBUB_EVENTS_STREAM": f"hubbub:test:{uuid.uuid4().hex}",
+        "HUBBUB_EVENTS_HEARTBEAT_SECONDS": "1",
+    }
+    node_a, node_b = (server_factory("sqlite", env=shared) for _ in range(2))
+    for node in (node_a, node_b):
+        node.access_key = key
+    alice, bob = new_user(node_a), new_user(node_b)
+    on_a = TrouterClient(node_a, alice.token)
+    on_b = TrouterClient(node_b, alice.token)
+    on_b.epid, on_b.session_id = on_a.epid, on_a.session_id
+    try:
+        socket = await on_a.connect()
+        body = {"topic": "Moves", "participants": [participant(alice, "Alice"), participant(bob, "Bob")]}
+        thread_id = bob.rest("POST", "/chat/threads", body, expect=201)["chatThread"]["id"]
+        assert (await socket.request())["body"]["threadId"] == thread_id
+        first = bob.rest("POST", f"/chat/threads/{thread_id}/messages", {"content": "before"}, expect=201)["id"]
+        assert (await socket.request())["body"]["messageId"] == first
+        await socket.close()
+        await asyncio.sleep(0.3)  # node A notices the close and saves where the client got to
+        sent = [
+            bob.rest("POST", f"/chat/threads/{thread_id}/messages", {"content": f"away {i}"}, expect=201)["id"]
+            for i in range(3)
+        ]
+        socket = await on_b.connect()
+        try:
+            replayed = [(await socket.request())["body"] for _ in sent]
+            assert [b["messageId"] for b in replayed] == sent
+            live = bob.rest("POST", f"/chat/threads/{thread_id}/messages", {"content": "live"}, expect=201)["id"]
+            assert (await socket.request())["body"]["messageId"] == live  # nothing twice
+        finally:
+            await socket.close()
+        # Stopped on purpose (registrar DELETE on node B): the bookmark is gone on every node.
+        on_b.http.delete(f"/v3/registrations/{on_b.epid}", headers={"x-skypetoken": alice.token})
+        bob.rest("POST", f"/chat/threads/{thread_id}/messages", {"content": "while stopped"}, expect=201)
+        socket = await on_a.connect()
+        try:
+            after = bob.rest("POST", f"/chat/threads/{thread_id}/messages", {"content": "after"}, expect=201)["id"]
+            assert (await socket.request())["body"]["messageId"] == after
+        finally:
+            await socket.close()
+    finally:
+        on_a.close()
+        on_b.close()

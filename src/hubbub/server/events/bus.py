@@ -52,6 +52,21 @@ class EventBus(abc.ABC):
         ends the affected streams and forgets the cached generation. Call it after the change is
         committed. Never raises for a backend outage (see `publish`)."""
 
+    shares_bookmarks = False
+    """Whether bookmarks reach other nodes (and outlive this process): Redis yes, memory no."""
+
+    async def save_bookmarks(self, bookmarks: dict[str, str], ttl_seconds: int) -> None:  # noqa: B027 - a hook
+        """Keep small named positions where every node can read them (`load_bookmark`), for
+        `ttl_seconds`: for clients that cannot name their own resume point (a Trouter endpoint).
+        The memory bus has one node, which keeps them itself. Never raises for a backend outage."""
+
+    async def load_bookmark(self, name: str) -> str | None:
+        """A bookmark saved by any node, if it is still kept; None also when the backend is down."""
+        return None
+
+    async def drop_bookmark(self, name: str) -> None:  # noqa: B027 - a hook
+        """Forget a bookmark on every node. Never raises for a backend outage."""
+
     @property
     def revocation_epoch(self) -> int | None:
         """While every revocation on any node is sure to reach this node: a number that changes

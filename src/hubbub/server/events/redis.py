@@ -169,6 +169,38 @@ class RedisBus(EventBus):
     async def ping(self) -> None:
         await self._redis.ping()
 
+    shares_bookmarks = True
+
+    async def save_bookmarks(self, bookmarks: dict[str, str], ttl_seconds: int) -> None:
+        if not bookmarks:
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for name, value in bookmarks.items():
+                    pipe.set(self._bookmark_key(name), value, ex=ttl_seconds)
+                await pipe.execute()
+        except _ERRORS as exc:
+            log.warning("events: could not save %d bookmark(s) in Redis: %s", len(bookmarks), exc)
+
+    async def load_bookmark(self, name: str) -> str | None:
+        try:
+            value = await self._redis.get(self._bookmark_key(name))
+        except _ERRORS as exc:
+            log.warning("events: could not read a bookmark from Redis: %s", exc)
+            return None
+        if value is None:
+            return None
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+    async def drop_bookmark(self, name: str) -> None:
+        try:
+            await self._redis.delete(self._bookmark_key(name))
+        except _ERRORS as exc:
+            log.warning("events: could not drop a bookmark in Redis: %s", exc)
+
+    def _bookmark_key(self, name: str) -> str:
+        return f"{self.stream}:bookmark:{name}"
+
     async def revoke(self, revocation: Revocation) -> None:
         self.hub.revoke(revocation)  # this node at once; the others (and this one again) from the stream
         await self._send(_REVOKED_FIELD, encode_revocation(revocation))

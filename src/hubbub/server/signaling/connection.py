@@ -34,7 +34,7 @@ from hubbub.server.service import service_of
 from hubbub.server.signaling import frames
 from hubbub.server.signaling.credentials import Grant
 from hubbub.server.signaling.notifications import notification
-from hubbub.server.signaling.state import Cursors, signaling_of
+from hubbub.server.signaling.state import SHARE_SECONDS, Cursors, signaling_of
 
 log = logging.getLogger("hubbub.signaling")
 
@@ -73,7 +73,7 @@ async def trouter_socket(websocket: WebSocket) -> None:
     session = EventSession(
         service.bus,
         grant.user_id,
-        last_id=cursors.resume_point(grant.endpoint_id, grant.user_id) or grant.position,
+        last_id=await cursors.resume_point(grant.endpoint_id, grant.user_id) or grant.position,
         heartbeat=service.settings.events_heartbeat_seconds,
         expires_at=float(grant.expires_at),
         generation=grant.generation,
@@ -95,6 +95,7 @@ class TrouterSocket:
         self._cv = base64.b64encode(secrets.token_bytes(16)).decode()[:22]
         scheme = "https" if websocket.url.scheme == "wss" else "http"
         self._messaging_url = f"{scheme}://{websocket.url.netloc}/surl/messaging"
+        self._shared_at = time.monotonic()
 
     async def _send(self, texts: list[str]) -> None:
         async with self._lock:
@@ -102,6 +103,16 @@ class TrouterSocket:
                 await self.websocket.send_text(text)
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            # Where the client got to, for whichever node it comes back to (bounded: a dead Redis
+            # must not hold up the close).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_WAIT_SECONDS):
+                    await self.cursors.share(self.grant.endpoint_id, self.grant.user_id)
+
+    async def _run(self) -> None:
         await self.websocket.accept()
         # `1::` and `trouter.connected` go out with the session's `connected` frame (`write`),
         # which it sends once it has subscribed: an app that acts on realTimeNotificationConnected
@@ -147,6 +158,9 @@ class TrouterSocket:
         positions = [frame.id for frame in batch if frame.id is not None]
         if positions:
             self.cursors.remember(self.grant.endpoint_id, self.grant.user_id, max(positions))
+            if time.monotonic() - self._shared_at >= SHARE_SECONDS:
+                self._shared_at = time.monotonic()
+                await self.cursors.share(self.grant.endpoint_id, self.grant.user_id)
 
     async def read(self) -> None:
         """Ack the client's events until it disconnects (`0::` or a closed socket)."""

@@ -112,5 +112,5 @@ async def unregister(request: Request) -> Response:
     """`DELETE /v3/registrations/{id}` (on `stopRealtimeNotifications()`): forget where the client's
     stream left off, so a later start does not replay what happened while it was stopped."""
     claims = await _authenticate(request, skype_token(request))
-    signaling_of(request).cursors.forget(request.path_params["registration_id"], claims.user_id)
+    await signaling_of(request).cursors.forget(request.path_params["registration_id"], claims.user_id)
     return empty_response(202)

@@ -6,6 +6,7 @@ A page on another origin (`https://localhost:<port>`, served here) bundles `@azu
 user, on the official Python SDK, then causes all ten chat events; the page must get each one, in
 order, with the values the REST API reports. Then again after a server restart (the page
 reconnects by itself), and with two nodes on PostgreSQL + Redis (page on one, writer on the other).
+The same scenario runs with 1.5.4, the oldest version that discovers its signaling URLs.
 
 Chromium trusts the servers' generated certificate by its public key
 (`--ignore-certificate-errors-spki-list`), so certificate checking stays on for everything else.
@@ -24,7 +25,7 @@ import ssl
 import subprocess
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,19 +52,33 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+SDK_PACKAGES = {"1.6.0": "@azure/communication-chat", "1.5.4": "chat-1.5.4"}
+"""The `@azure/communication-chat` versions the page is bundled with (tests/js/package.json; 1.5.4
+under an npm alias). 1.6.0 is the latest; 1.5.4 is the oldest that discovers its signaling URLs."""
+
+
 @pytest.fixture(scope="module")
-def page_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """index.html and the esbuild bundle of tests/js/realtime-page.mjs (the SDK from npm, unchanged)."""
+def page_dirs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """`page_dirs(version)`: index.html and the esbuild bundle of tests/js/realtime-page.mjs with
+    that version of the SDK from npm, unchanged (built once per version)."""
     if not ESBUILD.exists() or shutil.which("node") is None:
         _unavailable("esbuild is not installed in tests/js (run `npm ci` there, as scripts/test does)")
-    out = tmp_path_factory.mktemp("realtime-page")
-    subprocess.run(
-        [str(ESBUILD), "realtime-page.mjs", "--bundle", "--format=esm", "--platform=browser",
-         f"--outfile={out / 'bundle.js'}", "--log-level=warning"],
-        cwd=JS_DIR, check=True, timeout=120,
-    )  # fmt: skip
-    (out / "index.html").write_bytes(PAGE_HTML)
-    return out
+    built: dict[str, Path] = {}
+
+    def build(version: str) -> Path:
+        if version not in built:
+            out = tmp_path_factory.mktemp(f"realtime-page-{version}")
+            subprocess.run(
+                [str(ESBUILD), "realtime-page.mjs", "--bundle", "--format=esm", "--platform=browser",
+                 f"--alias:@azure/communication-chat={SDK_PACKAGES[version]}",
+                 f"--outfile={out / 'bundle.js'}", "--log-level=warning"],
+                cwd=JS_DIR, check=True, timeout=120,
+            )  # fmt: skip
+            (out / "index.html").write_bytes(PAGE_HTML)
+            built[version] = out
+        return built[version]
+
+    return build
 
 
 class PageServer:
@@ -103,11 +118,12 @@ def spki_hash(cert_path: Path) -> str:
 
 
 @pytest.fixture
-def open_page(browser: Any, page_dir: Path) -> Iterator[Any]:
-    """`open_page(server)` → a page on its own origin, trusting `server`'s certificate, listening."""
+def open_page(browser: Any, page_dirs: Callable[[str], Path]) -> Iterator[Any]:
+    """`open_page(server, token, sdk=version)` → a page on its own origin, trusting `server`'s
+    certificate, listening with that version of the SDK."""
     opened: list[Any] = []
 
-    def start(server: HubbubServer, token: str) -> Any:
+    def start(server: HubbubServer, token: str, sdk: str = "1.6.0") -> Any:
         if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
             pytest.skip(f"Chromium not found at {CHROMIUM}")
         trusting = browser.browser_type.launch(
@@ -115,7 +131,7 @@ def open_page(browser: Any, page_dir: Path) -> Iterator[Any]:
             args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={spki_hash(server.data_dir / 'server.pem')}"],
             headless=True,
         )
-        site = PageServer(page_dir, server.data_dir)
+        site = PageServer(page_dirs(sdk), server.data_dir)
         opened.append((trusting, site))
         page = trusting.new_page()
         errors: list[str] = []
@@ -163,7 +179,7 @@ def _user(identifier: dict[str, Any]) -> str:
     return str(identifier["communicationUserId"])
 
 
-def run_ten_events(page: Any, people: People, writer: HubbubServer) -> None:
+def run_ten_events(page: Any, people: People, writer: HubbubServer, sdk: str = "1.6.0") -> None:
     """Bob causes the ten events through `writer`; the page must get each, in order, as REST says."""
     from azure.communication.chat import ChatClient, ChatParticipant, CommunicationTokenCredential
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -203,7 +219,11 @@ def run_ten_events(page: Any, people: People, writer: HubbubServer) -> None:
     event = next_event("chatThreadCreated")
     assert _ms(event["createdOn"]) == _ms(properties.created_on)
     assert _user(event["createdBy"]["id"]) == bob and event["createdBy"]["displayName"] == "Bob"
-    assert event["properties"]["topic"] == topic and event["properties"]["metadata"] == {}
+    assert event["properties"]["topic"] == topic
+    if sdk == "1.5.4":  # it predates thread metadata and hands the wire's properties through as they are
+        assert event["properties"] == {"topic": topic}
+    else:
+        assert event["properties"]["metadata"] == {}
     members = {_user(p["id"]): p["displayName"] for p in event["participants"]}
     assert members == {bob: "Bob", alice: "Alice"}
 
@@ -277,6 +297,14 @@ def test_every_event_reaches_the_js_sdk(open_page: Any, server_factory: ServerFa
         timeout=60_000,
     )
     run_ten_events(page, people, server)
+
+
+def test_every_event_reaches_chat_1_5_4(open_page: Any, server_factory: ServerFactory) -> None:
+    """The oldest version that asks the chat endpoint for its signaling URLs (README, versions)."""
+    server = server_factory("sqlite")
+    people = People(server)
+    page = open_page(server, people.alice_token, sdk="1.5.4")
+    run_ten_events(page, people, server, sdk="1.5.4")
 
 
 @pytest.mark.postgres

@@ -6,13 +6,15 @@ pins them (installed by scripts/test). The test bundles `src/app.jsx` with the s
 into a temp dir, serves it on its own origin (`http://127.0.0.1:<port>/`, as `npm run serve` does)
 and opens it as Alice through the URL fragment the README documents (`#endpoint=…&user=…&token=…&thread=…`).
 Bob, on the official Python SDK, then sends messages; each must be in the composite's DOM within
-2 s of `send_message` returning.
+2 s of `send_message` returning. The page's screenshot is copied to docs/chat-composite.png for the
+README when HUBBUB_UPDATE_DOCS_SCREENSHOT=1.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
+import os
 import shutil
 import subprocess
 import threading
@@ -161,5 +163,7 @@ def test_composite_shows_sdk_messages_live(browser: Any, chat_server: HubbubServ
         print("send returned -> text in the composite's DOM: " + ", ".join(f"{ms:.0f} ms" for ms in latencies))
         assert max(latencies) < LIVE_WITHIN_MS, latencies
         assert errors == []
+        if os.environ.get("HUBBUB_UPDATE_DOCS_SCREENSHOT") == "1":  # refresh the README's picture on request
+            page.screenshot(path=str(REPO_ROOT / "docs" / "chat-composite.png"))
     finally:
         trusting.close()

@@ -171,8 +171,29 @@ def test_metrics_with_two_workers(server_factory: ServerFactory) -> None:
     assert _value(samples, "hubbub_build_info", version="0.1.0") == 1
     for transport in ("sse", "websocket", "signaling"):
         assert ("hubbub_event_streams", (("transport", transport),)) in samples
+    # The database: every write is a transaction, SQLite commits them in groups, none is open now.
+    writes = _value(samples, "hubbub_db_transaction_duration_seconds_count", kind="write")
+    assert writes >= 9  # 2 identities, 1 thread, 6 messages (and the read receipts, if any)
+    assert _value(samples, "hubbub_db_transaction_duration_seconds_count", kind="read") >= 1
+    assert 1 <= _value(samples, "hubbub_db_group_commit_size_count") <= writes
+    assert _value(samples, "hubbub_db_group_commit_size_sum") >= 9
+    assert _value(samples, "hubbub_db_connections_in_use") == 0
+    # Each worker reads every event back from Redis: the bus lag has a sample per event per worker.
+    assert _value(samples, "hubbub_event_bus_lag_seconds_count") >= 6
     # Operation names only: no raw path (thread ids) in any label.
     assert not any("/" in value or "19:" in value for _, labels in samples for _, value in labels)
+
+
+@pytest.mark.postgres
+def test_database_metrics_on_postgres(server_factory: ServerFactory) -> None:
+    server = server_factory("postgres", args=["--metrics"])
+    _chat_traffic(server, messages=3)
+    samples = _scrape(server)
+    assert _value(samples, "hubbub_db_transaction_duration_seconds_count", kind="write") >= 6
+    assert _value(samples, "hubbub_db_transaction_duration_seconds_sum", kind="write") > 0
+    assert _value(samples, "hubbub_db_connections_in_use") == 0  # every connection went back to the pool
+    assert _value(samples, "hubbub_db_group_commit_size_count") == 0  # PostgreSQL commits each alone
+    assert _value(samples, "hubbub_event_bus_lag_seconds_count") == 0  # the in-memory bus has no lag
 
 
 # -- 3. logs ------------------------------------------------------------------------------------------

@@ -69,6 +69,7 @@ def create_app(settings: Settings) -> Starlette:
         app.state.hubbub = service
         if metrics is not None:
             service.bus.hub.observer = metrics.observer
+            service.db.observer = metrics.database
         app.state.stop_hooks = [functools.partial(service.bus.hub.drain, STREAM_DRAIN_SECONDS)]
         if settings.gateway:
             app.state.gateway = gateway.mounted_gateway(service)

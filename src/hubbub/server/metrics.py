@@ -20,10 +20,13 @@ from starlette.routing import Route
 
 from hubbub import __version__
 from hubbub.server.events.hub import Event, HubObserver
+from hubbub.server.store.engine import DatabaseObserver
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 TRANSPORTS = ("sse", "websocket", "signaling")
+LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 def multiprocess() -> bool:
@@ -73,6 +76,35 @@ class Metrics:
             "Event streams closed because the client fell a full queue behind (it resumes from the backlog).",
             registry=registry,
         )
+        self.bus_lag = Histogram(
+            "hubbub_event_bus_lag_seconds",
+            "Time from the shared bus (Redis) taking an event to this node reading it back; no samples"
+            " with the in-memory bus.",
+            buckets=LAG_BUCKETS,
+            registry=registry,
+        )
+        self.db_transactions = Histogram(
+            "hubbub_db_transaction_duration_seconds",
+            "Database transactions, from taking a connection to giving it back, by kind (read, write;"
+            " on SQLite one write is a whole group-commit batch).",
+            ["kind"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        for kind in ("read", "write"):
+            self.db_transactions.labels(kind)
+        self.db_connections = Gauge(
+            "hubbub_db_connections_in_use",
+            "Database connections in use (PostgreSQL: taken from the pool; SQLite: the writer and readers at work).",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.db_batch = Histogram(
+            "hubbub_db_group_commit_size",
+            "Write transactions made durable by one commit (SQLite's group commit; PostgreSQL commits each alone).",
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
         self.build_info = Gauge(
             "hubbub_build_info",
             "Always 1; the version label says which Hubbub runs.",
@@ -82,6 +114,7 @@ class Metrics:
         )
         self.build_info.labels(__version__).set(1)
         self.observer = _EventCounters(self)
+        self.database = _DatabaseCounters(self)
 
     def exposition(self) -> bytes:
         """The text format of every metric (of every worker, in multiprocess mode)."""
@@ -99,6 +132,7 @@ class _EventCounters(HubObserver):
         self._published = metrics.published
         self._delivered = metrics.delivered
         self._overflows = metrics.overflows
+        self._bus_lag = metrics.bus_lag
 
     def published(self, event: Event) -> None:
         self._published.inc()
@@ -108,6 +142,27 @@ class _EventCounters(HubObserver):
 
     def overflowed(self) -> None:
         self._overflows.inc()
+
+    def bus_lag(self, seconds: float) -> None:
+        self._bus_lag.observe(seconds)
+
+
+class _DatabaseCounters(DatabaseObserver):
+    """Times what the database engine does into the metrics (thread-safe: prometheus_client is)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._transactions = {kind: metrics.db_transactions.labels(kind) for kind in ("read", "write")}
+        self._connections = metrics.db_connections
+        self._batch = metrics.db_batch
+
+    def transaction(self, kind: str, seconds: float) -> None:
+        self._transactions[kind].observe(seconds)
+
+    def batch(self, size: int) -> None:
+        self._batch.observe(size)
+
+    def connections(self, delta: int) -> None:
+        self._connections.inc(delta)
 
 
 async def scrape(request: Request) -> Response:

@@ -91,6 +91,9 @@ class HubObserver:
     def overflowed(self) -> None:
         """A connection's queue was full: it is being closed (`queueOverflow`)."""
 
+    def bus_lag(self, seconds: float) -> None:
+        """An event reached this node from the shared bus `seconds` after the bus took it (Redis)."""
+
 
 IGNORE = HubObserver()
 

@@ -32,7 +32,7 @@ from redis.exceptions import RedisError, ResponseError
 from hubbub.server.errors import Unavailable
 from hubbub.server.events.bus import EventBus, cancel_task
 from hubbub.server.events.hub import BUS_INTERRUPTED, Delivery, Event, Revocation
-from hubbub.server.events.ids import ORIGIN, StreamId
+from hubbub.server.events.ids import ORIGIN, StreamId, now_ms
 
 log = logging.getLogger("hubbub.events")
 
@@ -295,6 +295,7 @@ class RedisBus(EventBus):
                     self.hub.position = max(self.hub.position, StreamId.parse(entry_id))
                     continue
                 if delivery is not None:
+                    self.hub.observer.bus_lag(max(0.0, now_ms() - delivery.id.ms) / 1000)
                     self.hub.dispatch(delivery)
                 elif revocation is not None:
                     self.hub.revoke(revocation)

@@ -60,6 +60,26 @@ class Connection(abc.ABC):
         return None if row is None else row[0]
 
 
+class DatabaseObserver:
+    """Told what an engine does, for metrics (`server/metrics.py`). This one ignores it all.
+
+    The SQLite engine calls it from its writer thread too: an implementation must be thread-safe
+    and must not block. An engine skips its timing when its observer is `IGNORED`.
+    """
+
+    def transaction(self, kind: str, seconds: float) -> None:
+        """A `read` or `write` transaction took `seconds`, from taking a connection to giving it back."""
+
+    def batch(self, size: int) -> None:
+        """One commit made `size` write transactions durable together (SQLite's group commit)."""
+
+    def connections(self, delta: int) -> None:
+        """Connections in use went up (+1: taken for a transaction) or down (-1: given back)."""
+
+
+IGNORED = DatabaseObserver()
+
+
 class Database(Connection):
     """A connected database.
 
@@ -69,6 +89,8 @@ class Database(Connection):
     """
 
     engine: str
+    observer: DatabaseObserver = IGNORED
+    """Set by the app when metrics are on."""
     data_modifying_with = False
     """Whether a `WITH` clause may hold `UPDATE`/`INSERT ... RETURNING` (PostgreSQL: yes; SQLite:
     no): a use case that reads, writes and reads again can then be one statement, one round trip."""

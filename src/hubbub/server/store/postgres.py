@@ -5,13 +5,15 @@ asyncpg prepares and caches each statement per connection, so repeated queries s
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
 
 from hubbub.server.errors import Unavailable
-from hubbub.server.store.engine import Connection, Database, Row, refused_value
+from hubbub.server.store.engine import IGNORED, Connection, Database, Row, refused_value
 
 T = TypeVar("T")
 _MIGRATION_LOCK_KEY = 0x4855_4242  # "HUBB": one migrating node at a time
@@ -73,9 +75,26 @@ class PostgresDatabase(Database):
     async def close(self) -> None:
         await self._pool.close()
 
+    @contextlib.asynccontextmanager
+    async def _connection(self, kind: str) -> AsyncIterator[Any]:
+        """A pooled connection, timed for the observer when there is one."""
+        observer = self.observer
+        if observer is IGNORED:
+            async with self._pool.acquire() as conn:
+                yield conn
+            return
+        started = time.perf_counter()
+        observer.connections(1)
+        try:
+            async with self._pool.acquire() as conn:
+                yield conn
+        finally:
+            observer.connections(-1)
+            observer.transaction(kind, time.perf_counter() - started)
+
     async def write(self, body: Callable[[Connection], Awaitable[T]]) -> T:
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self._connection("write") as conn, conn.transaction():
                 return await body(_PgConnection(conn))
         except _DRIVER_ERRORS as exc:
             raise Unavailable(f"Database error: {exc}") from exc
@@ -83,14 +102,14 @@ class PostgresDatabase(Database):
     async def write_statement(self, sql: str, *args: Any) -> list[Row]:
         # One statement is its own transaction: no BEGIN and COMMIT round trips.
         try:
-            async with self._pool.acquire() as conn:
+            async with self._connection("write") as conn:
                 return await _PgConnection(conn).fetch(sql, *args)
         except _DRIVER_ERRORS as exc:
             raise Unavailable(f"Database error: {exc}") from exc
 
     async def read(self, body: Callable[[Connection], Awaitable[T]]) -> T:
         try:
-            async with self._pool.acquire() as conn:
+            async with self._connection("read") as conn:
                 return await body(_PgConnection(conn))
         except _DRIVER_ERRORS as exc:
             raise Unavailable(f"Database error: {exc}") from exc

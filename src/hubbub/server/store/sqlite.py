@@ -20,13 +20,14 @@ import queue
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from hubbub.server.errors import Unavailable
-from hubbub.server.store.engine import Connection, Database, Row, refused_value
+from hubbub.server.store.engine import IGNORED, Connection, Database, Row, refused_value
 
 T = TypeVar("T")
 Body = Callable[[Connection], Awaitable[T]]
@@ -171,6 +172,10 @@ class SqliteDatabase(Database):
 
     def _run_batch(self, conn: sqlite3.Connection, direct: _DirectConnection, batch: list[_Job]) -> None:
         outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        observer = self.observer
+        started = time.perf_counter() if observer is not IGNORED else 0.0
+        if observer is not IGNORED:
+            observer.connections(1)
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in batch:
@@ -191,6 +196,10 @@ class SqliteDatabase(Database):
                 conn.execute("ROLLBACK")
             failure = Unavailable(f"Database error: {exc}")
             outcomes = [(job, None, failure) for job in batch]
+        if observer is not IGNORED:
+            observer.connections(-1)
+            observer.transaction("write", time.perf_counter() - started)
+            observer.batch(len(batch))
         # One wake-up of the event loop per batch, not per job.
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
         for outcome in outcomes:
@@ -221,8 +230,18 @@ class SqliteDatabase(Database):
         if self._closed:
             raise Unavailable("The database is closed.")
 
+        observer = self.observer
+
         def call() -> T:
-            return drive(body(self._reader()))
+            if observer is IGNORED:
+                return drive(body(self._reader()))
+            observer.connections(1)
+            started = time.perf_counter()
+            try:
+                return drive(body(self._reader()))
+            finally:
+                observer.connections(-1)
+                observer.transaction("read", time.perf_counter() - started)
 
         try:
             return await asyncio.get_running_loop().run_in_executor(self._reader_pool, call)

@@ -1,4 +1,8 @@
-"""`python -m bench.compare REV`: W1 on the working tree and on an earlier commit, in one run.
+"""`python -m bench.compare REV | --env NAME=VALUE`: W1 on two servers, taking turns, in one run.
+
+`REV`: the working tree against an earlier commit. `--env NAME=VALUE` (repeatable) without `REV`:
+the working tree with those server settings against it without them (`--env HUBBUB_METRICS=1`
+measures what metrics cost).
 
 A change that claims "no regression" is measured against the commit before it, on the same machine
 in the same minutes: the two servers take turns (A, B, A, B, ...), each round on a fresh data
@@ -59,10 +63,17 @@ def checkout(rev: str) -> Iterator[tuple[str, Path]]:
 
 
 def one_round(
-    src: Path | None, work: Path, scale: Scale, cores: processes.CorePlan, bar: Progress, label: str
+    src: Path | None,
+    extra_env: dict[str, str],
+    work: Path,
+    scale: Scale,
+    cores: processes.CorePlan,
+    bar: Progress,
+    label: str,
 ) -> dict[str, Any]:
-    """Migrate a fresh data directory and run W1 once against a server from `src` (None: this tree)."""
-    env = {"PYTHONPATH": str(src)} if src is not None else {}
+    """Migrate a fresh data directory and run W1 once against a server from `src` (None: this
+    tree) with `extra_env` added to its environment."""
+    env = ({"PYTHONPATH": str(src)} if src is not None else {}) | extra_env
     data_dir, log_dir = work / "data", work / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run(processes.migrate_command(data_dir), check=True, capture_output=True, env={**os.environ, **env})
@@ -73,7 +84,11 @@ def one_round(
 
         def progress(description: str, total: int) -> Callable[[int], None]:
             task = bar.add_task(f"{label} {description}", total=total)
-            return lambda n=1: bar.advance(task, n)
+
+            def advance(n: int = 1) -> None:
+                bar.advance(task, n)
+
+            return advance
 
         return uvloop.run(workloads.send_throughput(target, scale, progress, "W1"))
     finally:
@@ -92,35 +107,66 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def parse_env(pairs: list[str], parser: argparse.ArgumentParser) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            parser.error(f"--env takes NAME=VALUE, not {pair!r}")
+        env[name] = value
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.split("\n\n")[0])
-    parser.add_argument("rev", help="the commit to compare the working tree against (e.g. HEAD~1)")
+    parser.add_argument("rev", nargs="?", help="the commit to compare the working tree against (e.g. HEAD~1)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="without REV: run the working tree with and without this server setting (repeatable)",
+    )
     parser.add_argument("--rounds", type=int, default=5, help="W1 runs per side, taken in turns (default 5)")
     parser.add_argument("--quick", action="store_true", help="W1 at a tenth of its size")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    env = parse_env(args.env, parser)
+    if bool(args.rev) == bool(env):
+        parser.error("give either REV or --env NAME=VALUE")
     console = Console(width=None if sys.stdout.isatty() else 160)
     scale = Scale.quick() if args.quick else Scale.full()
     cores = processes.plan_cores(1)
     os.sched_setaffinity(0, cores.client)
     rounds: dict[str, list[dict[str, Any]]] = {"base": [], "head": []}
-    work = Path(tempfile.mkdtemp(prefix="hubbub-compare-run-"))
-    try:
-        with checkout(args.rev) as (commit, src), Progress(console=console, transient=True) as bar:
-            for i in range(args.rounds):
-                for side, side_src in (("base", src), ("head", None)):
-                    rounds[side].append(
-                        one_round(side_src, work / f"{side}-{i}", scale, cores, bar, f"{side} {i + 1}/{args.rounds}")
-                    )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     head = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
     dirty = subprocess.run(
         ["git", "-C", str(ROOT), "status", "--porcelain", "src"], capture_output=True, text=True
     ).stdout.strip()
-    sides = {"base": f"{commit[:7]} ({args.rev})", "head": f"working tree ({head}{' + changes' if dirty else ''})"}
+    tree = f"working tree ({head}{' + changes' if dirty else ''})"
+    work = Path(tempfile.mkdtemp(prefix="hubbub-compare-run-"))
+    try:
+        with contextlib.ExitStack() as stack:
+            bar = stack.enter_context(Progress(console=console, transient=True))
+            plan: dict[str, tuple[Path | None, dict[str, str]]]
+            if args.rev:
+                commit, src = stack.enter_context(checkout(args.rev))
+                plan = {"base": (src, {}), "head": (None, {})}
+                sides = {"base": f"{commit[:7]} ({args.rev})", "head": tree}
+                tag = commit[:7]
+            else:
+                plan = {"base": (None, {}), "head": (None, env)}
+                settings = " ".join(f"{k}={v}" for k, v in env.items())
+                sides = {"base": f"{tree}, without {settings}", "head": f"{tree}, {settings}"}
+                tag = "-".join(f"{k.removeprefix('HUBBUB_').lower()}-{v}" for k, v in env.items())
+            for i in range(args.rounds):
+                for side, (side_src, side_env) in plan.items():
+                    label = f"{side} {i + 1}/{args.rounds}"
+                    rounds[side].append(one_round(side_src, side_env, work / f"{side}-{i}", scale, cores, bar, label))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     result = {
         "date": dt.date.today().isoformat(),
         "machine": report.machine_info("sqlite"),
@@ -148,10 +194,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{s['event_loop_cpu_us']['median']:.1f}",
         )
     console.print(table)
+    base, other = result["summary"]["base"], result["summary"]["head"]
+    console.print(
+        f"head vs base: rate {other['per_second']['median'] / base['per_second']['median'] - 1:+.1%},"
+        f" server CPU per send {other['server_cpu_us']['median'] / base['server_cpu_us']['median'] - 1:+.1%}"
+    )
     m = result["machine"]
     console.print(f"{m.get('cpu_model')}, {m.get('cores')} cores, Python {m.get('python')}")
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{result['date']}-compare-{commit[:7]}.json"
+    path = args.out / f"{result['date']}-compare-{tag}.json"
     path.write_text(workloads.dumps(result) + "\n")
     console.print(f"wrote {path}")
     return 0

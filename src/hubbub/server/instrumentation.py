@@ -129,9 +129,7 @@ class Instrumentation:
         if metrics is not None:
             if transport is not None:
                 metrics.streams.labels(transport).dec()
-            metrics.requests.labels(operation, str(status)).inc()
-            if operation not in STREAM_TRANSPORTS:
-                metrics.duration.labels(operation).observe(seconds)
+            metrics.count_request(operation, status, None if operation in STREAM_TRANSPORTS else seconds)
         if self.access_lines:
             access_log.info(
                 "%s %s %d %.1f ms",

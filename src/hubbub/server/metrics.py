@@ -11,6 +11,7 @@ Request metrics are labelled with the ACS operation name (`operations.py`), neve
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -115,6 +116,23 @@ class Metrics:
         self.build_info.labels(__version__).set(1)
         self.observer = _EventCounters(self)
         self.database = _DatabaseCounters(self)
+        self._request_counters: dict[tuple[str, int], Any] = {}
+        self._request_durations: dict[str, Any] = {}
+
+    def count_request(self, operation: str, status: int, seconds: float | None) -> None:
+        """One answered request (`seconds`: None for an event stream, which is not timed).
+
+        The labelled children are kept here: `labels()` validates and locks on every call, which
+        was most of what metrics cost a request (W1: 10 µs of 14, measured with `bench.compare`)."""
+        counter = self._request_counters.get((operation, status))
+        if counter is None:
+            counter = self._request_counters[(operation, status)] = self.requests.labels(operation, str(status))
+        counter.inc()
+        if seconds is not None:
+            duration = self._request_durations.get(operation)
+            if duration is None:
+                duration = self._request_durations[operation] = self.duration.labels(operation)
+            duration.observe(seconds)
 
     def exposition(self) -> bytes:
         """The text format of every metric (of every worker, in multiprocess mode)."""

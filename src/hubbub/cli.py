@@ -321,23 +321,47 @@ def users_create(
 @click.argument("user_id")
 @DATA_DIR
 @DATABASE_URL
+@HOST
+@HTTP_PORT
+@HTTPS_PORT
+@click.option(
+    "--endpoint",
+    default=None,
+    help="The running server, which ends the user's open streams [default: from --host and --http-port].",
+)
 @click.option("--yes", "-y", is_flag=True, help="Delete without asking for confirmation.")
-def users_delete(user_id: str, data_dir: Path | None, database_url: str | None, yes: bool) -> None:
+def users_delete(
+    user_id: str,
+    data_dir: Path | None,
+    database_url: str | None,
+    host: str | None,
+    http_port: int | None,
+    https_port: int | None,
+    endpoint: str | None,
+    yes: bool,
+) -> None:
     """Delete the identity USER_ID, as DELETE /identities/{id} does.
 
     Its access tokens stop working and no new ones can be issued for it; the messages it sent and
-    its thread memberships stay, as on ACS. Run it against the server's database (--data-dir or
-    --database-url). A running server refuses the tokens within HUBBUB_IDENTITY_CACHE_SECONDS;
-    event streams the user already has open end when they next reconnect (DELETE /identities/{id}
-    on the server ends them at once).
+    its thread memberships stay, as on ACS. When the server answers at --endpoint, the deletion goes
+    through it (signed with the access key), so the user's open event streams end at once, on every
+    node with Redis. Otherwise it is written to the database (--data-dir or --database-url); with
+    HUBBUB_REDIS_URL the running nodes still hear of it at once, and without, they refuse the tokens
+    within HUBBUB_IDENTITY_CACHE_SECONDS and open streams end when they next reconnect.
     """
+    from hubbub.server import datadir
+    from hubbub.server import stats as server_stats
     from hubbub.server.store import DatabaseMissing, require_database
 
-    settings = _settings(data_dir=data_dir, database_url=database_url)
+    settings = _settings(
+        data_dir=data_dir, database_url=database_url, host=host, http_port=http_port, https_port=https_port
+    )
     try:
         require_database(settings)
     except DatabaseMissing as exc:
         raise click.ClickException(str(exc)) from exc
+    key = settings.access_key or datadir.ensure_access_key(settings.data_dir)
+    target = endpoint or server_stats.default_endpoint(settings)
 
     async def exists() -> bool:
         from hubbub.server.store import identities, open_database
@@ -348,18 +372,22 @@ def users_delete(user_id: str, data_dir: Path | None, database_url: str | None, 
         finally:
             await db.close()
 
-    async def delete() -> None:
-        from hubbub.server import datadir
+    async def delete_in_database() -> None:
+        from hubbub.server.events import bus_for_settings
         from hubbub.server.rules.identities import IdentityService
         from hubbub.server.store import open_database
         from hubbub.server.tokens import TokenService
 
-        key = settings.access_key or datadir.ensure_access_key(settings.data_dir)
+        bus = bus_for_settings(settings) if settings.redis_url else None  # tells the running nodes
+        if bus is not None:
+            await bus.start()
         db = await open_database(settings, migrate=False)
         try:
-            await IdentityService(db, TokenService(key)).delete_identity(user_id)
+            await IdentityService(db, TokenService(key), bus=bus).delete_identity(user_id)
         finally:
             await db.close()
+            if bus is not None:
+                await bus.close()
 
     from hubbub.server.errors import HubbubError
 
@@ -372,10 +400,21 @@ def users_delete(user_id: str, data_dir: Path | None, database_url: str | None, 
                 "its messages and thread memberships stay.",
                 abort=True,
             )
-        asyncio.run(delete())
+        refused = server_stats.delete_identity_on_server(
+            target, key, user_id, verify=server_stats.server_verify(settings, target)
+        )
+        if refused is None:
+            click.echo(f"Deleted identity {user_id} through the server at {target}; its open streams ended.")
+            return
+        asyncio.run(delete_in_database())
     except HubbubError as exc:
         raise click.ClickException(exc.message) from exc
-    click.echo(f"Deleted identity {user_id}.")
+    reach = (
+        "the nodes heard of it through Redis"
+        if settings.redis_url
+        else ("a running server refuses its tokens within HUBBUB_IDENTITY_CACHE_SECONDS")
+    )
+    click.echo(f"Deleted identity {user_id} in the database (the server at {target}: {refused}); {reach}.")
 
 
 @main.command()

@@ -150,8 +150,9 @@ def test_users_delete_revokes_the_identity_and_keeps_its_messages(server_factory
     with acs.thread(bob, thread_id) as client:
         client.send_message("still here")
 
-    done = delete_user(hubbub, bob.id, answer="y\n")
-    assert done.returncode == 0 and f"Deleted identity {bob.id}." in done.stdout, done.stderr
+    # The server is not where the command looks (no --http-port): the deletion goes to the database.
+    done = delete_user(hubbub, bob.id, "--endpoint", "http://127.0.0.1:9", answer="y\n")
+    assert done.returncode == 0 and f"Deleted identity {bob.id} in the database" in done.stdout, done.stderr
     deadline = time.monotonic() + 10  # a running server trusts its cached generation for a moment
     while True:
         try:
@@ -171,3 +172,21 @@ def test_users_delete_revokes_the_identity_and_keeps_its_messages(server_factory
     again = delete_user(hubbub, bob.id, "--yes")
     assert again.returncode == 1 and "does not exist" in again.stderr
     assert stats(hubbub)["deletedUsers"] == 1
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_users_delete_through_the_running_server_ends_open_streams(server_factory: ServerFactory, engine: str) -> None:
+    hubbub = server_factory(engine)
+    acs = Acs(hubbub)
+    bob = acs.new_user()
+    with event_stream(hubbub, bob) as lines:
+        done = delete_user(hubbub, bob.id, "--yes", "--http-port", str(hubbub.http_port))
+        assert done.returncode == 0, done.stderr
+        assert f"Deleted identity {bob.id} through the server at http://127.0.0.1:{hubbub.http_port}" in done.stdout
+        deadline = time.monotonic() + 10
+        while "<closed>" not in lines:
+            assert time.monotonic() < deadline, lines
+            time.sleep(0.05)
+    assert any("identityDeleted" in line for line in lines), lines
+    with acs.identity() as identity, pytest.raises(ResourceNotFoundError):
+        identity.get_token(CommunicationUserIdentifier(bob.id), ["chat"])

@@ -2,11 +2,14 @@
 
 The counts need only the database (the server may be stopped). Open streams exist only inside the
 server process, so they are asked of it over `GET /admin/stats`, signed with the access key.
+`hubbub users delete` asks the running server the same way (`delete_identity_on_server`), so that
+the user's open streams end at once.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import quote
 
 import httpx
 
@@ -15,6 +18,8 @@ from hubbub.server import datadir
 from hubbub.server.settings import Settings
 from hubbub.server.store import DatabaseMissing, open_database
 from hubbub.server.store.stats import count_rows
+
+IDENTITY_API_VERSION = "2023-10-01"
 
 
 class StatsError(Exception):
@@ -62,6 +67,23 @@ def server_stats(endpoint: str, access_key: str, *, verify: str | bool = True, t
     if response.status_code != 200:
         return ServerStats(endpoint, None, f"answered {response.status_code}: {response.text[:200]}")
     return ServerStats(endpoint, int(response.json()["openStreams"]))
+
+
+def delete_identity_on_server(
+    endpoint: str, access_key: str, user_id: str, *, verify: str | bool = True, timeout: float = 10.0
+) -> str | None:
+    """`DELETE /identities/{id}` on the running server (which also ends the user's open streams, on
+    every node with Redis); None when done, else why not (the server is not reachable, ...)."""
+    url = f"{endpoint.rstrip('/')}/identities/{quote(user_id, safe='')}?api-version={IDENTITY_API_VERSION}"
+    try:
+        response = httpx.delete(
+            url, headers=sign_request("DELETE", url, b"", access_key), verify=verify, timeout=timeout, trust_env=False
+        )
+    except httpx.HTTPError as exc:
+        return f"not reachable ({type(exc).__name__}: {exc})"
+    if response.status_code != 204:
+        return f"answered {response.status_code}: {response.text[:200]}"
+    return None
 
 
 def server_verify(settings: Settings, endpoint: str) -> str | bool:

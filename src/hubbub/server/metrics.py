@@ -87,7 +87,7 @@ class Metrics:
         self.db_transactions = Histogram(
             "hubbub_db_transaction_duration_seconds",
             "Database transactions, from taking a connection to giving it back, by kind (read, write;"
-            " on SQLite one write is a whole group-commit batch).",
+            " on the embedded database one write is a whole group-commit batch).",
             ["kind"],
             buckets=DURATION_BUCKETS,
             registry=registry,
@@ -96,13 +96,15 @@ class Metrics:
             self.db_transactions.labels(kind)
         self.db_connections = Gauge(
             "hubbub_db_connections_in_use",
-            "Database connections in use (PostgreSQL: taken from the pool; SQLite: the writer and readers at work).",
+            "Database connections in use (a database server: taken from the pool; the embedded database: its"
+            " writer and readers at work).",
             registry=registry,
             multiprocess_mode="livesum",
         )
         self.db_batch = Histogram(
             "hubbub_db_group_commit_size",
-            "Write transactions made durable by one commit (SQLite's group commit; PostgreSQL commits each alone).",
+            "Write transactions made durable by one commit (the embedded database's group commit; a database"
+            " server commits each alone).",
             buckets=BATCH_BUCKETS,
             registry=registry,
         )

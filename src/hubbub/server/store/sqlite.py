@@ -171,25 +171,14 @@ class SqliteDatabase(Database):
         conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, direct: _DirectConnection, batch: list[_Job]) -> None:
-        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
         observer = self.observer
         started = time.perf_counter() if observer is not IGNORED else 0.0
         if observer is not IGNORED:
             observer.connections(1)
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for job in batch:
-                conn.execute("SAVEPOINT job")
-                try:
-                    result = drive(job.body(direct))
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    outcomes.append((job, None, exc))
-                else:
-                    conn.execute("RELEASE job")
-                    outcomes.append((job, result, None))
-            conn.execute("COMMIT")
+            outcomes = self._run_together(conn, direct, batch)
+            if outcomes is None:
+                outcomes = self._run_apart(conn, direct, batch)
         except sqlite3.Error as exc:
             log.exception("SQLite write batch failed")
             if conn.in_transaction:
@@ -206,6 +195,48 @@ class SqliteDatabase(Database):
             by_loop.setdefault(outcome[0].loop, []).append(outcome)
         for loop, settled in by_loop.items():
             loop.call_soon_threadsafe(_settle_all, settled)
+
+    @staticmethod
+    def _run_together(
+        conn: sqlite3.Connection, direct: _DirectConnection, batch: list[_Job]
+    ) -> list[tuple[_Job, Any, BaseException | None]] | None:
+        """The batch in one transaction with no savepoint per job: the common case, where no job
+        fails. A savepoint per job costs little by itself, but makes the full-text index flush its
+        pending terms at each one (14 µs a send, measured). When a job raises, everything is rolled
+        back and None returned, for `_run_apart` to do again; a batch of one job just failed."""
+        conn.execute("BEGIN IMMEDIATE")
+        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        for job in batch:
+            try:
+                result = drive(job.body(direct))
+            except Exception as exc:
+                conn.execute("ROLLBACK")
+                return [(job, None, exc)] if len(batch) == 1 else None
+            outcomes.append((job, result, None))
+        conn.execute("COMMIT")
+        return outcomes
+
+    @staticmethod
+    def _run_apart(
+        conn: sqlite3.Connection, direct: _DirectConnection, batch: list[_Job]
+    ) -> list[tuple[_Job, Any, BaseException | None]]:
+        """The batch again, each job in a savepoint of one transaction: a job that raises is undone
+        alone. Bodies are functions of the database only, so running one twice is safe."""
+        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        for job in batch:
+            conn.execute("SAVEPOINT job")
+            try:
+                result = drive(job.body(direct))
+            except Exception as exc:
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                outcomes.append((job, None, exc))
+            else:
+                conn.execute("RELEASE job")
+                outcomes.append((job, result, None))
+        conn.execute("COMMIT")
+        return outcomes
 
     async def write(self, body: Body[T]) -> T:
         if self._closed:

@@ -39,6 +39,9 @@ class Row(Protocol):
 class Connection(abc.ABC):
     """What store functions run SQL against: the database (autocommit) or an open transaction."""
 
+    engine: str
+    """The engine's name, for the few store functions whose SQL differs between engines."""
+
     @abc.abstractmethod
     async def execute(self, sql: str, *args: Any) -> int:
         """Run a statement; return the number of rows it changed."""
@@ -68,7 +71,6 @@ class Database(Connection):
     the connection it is given: the SQLite engine runs it on its own thread.
     """
 
-    engine: str
     data_modifying_with = False
     """Whether a `WITH` clause may hold `UPDATE`/`INSERT ... RETURNING` (PostgreSQL: yes; SQLite:
     no): a use case that reads, writes and reads again can then be one statement, one round trip."""

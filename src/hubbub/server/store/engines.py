@@ -7,8 +7,13 @@ when that engine is configured (asyncpg is not needed for SQLite).
 
 from __future__ import annotations
 
+import logging
+
 from hubbub.server.settings import Settings
+from hubbub.server.store import search
 from hubbub.server.store.engine import Database
+
+log = logging.getLogger("hubbub.store")
 
 
 def describe_database(settings: Settings) -> str:
@@ -30,4 +35,18 @@ async def open_database(settings: Settings, *, migrate: bool = True) -> Database
         db = await SqliteDatabase.connect(settings.sqlite_path, synchronous=settings.sqlite_synchronous)
     if migrate:
         await db.migrate()
+        await search.backfill(db, _LoggedProgress())
     return db
+
+
+class _LoggedProgress:
+    """The search backfill's progress, in the server log: at each tenth of the way."""
+
+    def __init__(self) -> None:
+        self._shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if tenth != self._shown:
+            self._shown = tenth
+            log.info("search index: %d of %d messages indexed", done, total)

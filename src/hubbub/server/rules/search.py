@@ -1,0 +1,112 @@
+"""Search rules: message search in one thread or in every thread the caller can read (docs/search.md).
+
+Search is an extension of Hubbub (ACS has none). It reads exactly what `list_messages` reads: the
+caller's history window of each thread (`history_window`: from its share-history time until its
+removal, so a removed participant still finds what it could read), never a deleted message, and an
+edited message by its current text. Only text and html messages are searched (html by its text).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+
+from hubbub.server.domain import HistoryWindow, Message, SearchHit
+from hubbub.server.errors import BadRequest
+from hubbub.server.rules.base import Rules, history_window
+from hubbub.server.store import Connection
+from hubbub.server.store import participants as participant_store
+from hubbub.server.store import search as search_store
+
+MAX_QUERY_LENGTH = 256
+MAX_QUERY_WORDS = 16
+SNIPPET_WORDS = 24
+"""About how many words a snippet shows around the first match."""
+MARK_START, MARK_END = "<mark>", "</mark>"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SearchResult:
+    thread_id: str
+    message: Message
+    snippet: str
+    """The message's text around the first match, html-escaped, the matched words in <mark>."""
+
+
+class SearchService(Rules):
+    def _words(self, query: str) -> list[str]:
+        if len(query) > MAX_QUERY_LENGTH:
+            raise BadRequest(f"The search query is longer than {MAX_QUERY_LENGTH} characters.", target="q")
+        terms = list(dict.fromkeys(search_store.words(query)))
+        if not terms:
+            raise BadRequest("The search query must hold at least one word.", target="q")
+        if len(terms) > MAX_QUERY_WORDS:
+            raise BadRequest(f"The search query has more than {MAX_QUERY_WORDS} words.", target="q")
+        return terms
+
+    @staticmethod
+    def _order(order: str | None) -> str:
+        order = order or "relevance"
+        if order not in search_store.ORDERS:
+            raise BadRequest(f"Unknown order {order!r}; use 'relevance' or 'time'.", target="orderBy")
+        return order
+
+    async def search_thread(
+        self, thread_id: str, caller: str, query: str, *, order: str | None, skip: int, limit: int
+    ) -> list[SearchResult]:
+        """A page of the thread's messages the caller can read that hold every word of `query`.
+        As `list_messages`: 404 for no such thread, 403 for a caller that never took part in it."""
+        terms, order = self._words(query), self._order(order)
+
+        async def body(conn: Connection) -> list[SearchHit]:
+            access = await self._access(conn, thread_id, caller, write=False)
+            return await search_store.search_messages(conn, [access.window], terms, order=order, skip=skip, limit=limit)
+
+        return [_result(hit, terms) for hit in await self._db.read(body)]
+
+    async def search_threads(
+        self, caller: str, query: str, *, order: str | None, skip: int, limit: int
+    ) -> list[SearchResult]:
+        """A page of the messages the caller can read, in every thread it is or was a participant of."""
+        terms, order = self._words(query), self._order(order)
+
+        async def body(conn: Connection) -> list[SearchHit]:
+            memberships = await participant_store.list_memberships(conn, caller)
+            windows: list[HistoryWindow] = [history_window(thread_id, m) for thread_id, m in memberships]
+            return await search_store.search_messages(conn, windows, terms, order=order, skip=skip, limit=limit)
+
+        return [_result(hit, terms) for hit in await self._db.read(body)]
+
+
+def _result(hit: SearchHit, terms: list[str]) -> SearchResult:
+    return SearchResult(hit.thread_id, hit.message, snippet(hit.text, terms))
+
+
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def snippet(text: str, terms: list[str], width: int = SNIPPET_WORDS) -> str:
+    """`text` around its first matched word, html-escaped, every matched word wrapped in <mark>.
+
+    Matching is by whole word, case-insensitively, as the engines match; an ellipsis marks text
+    left out at either end.
+    """
+    wanted = {term.casefold() for term in terms}
+    tokens = list(_TOKEN.finditer(text))
+    first = next((i for i, t in enumerate(tokens) if t.group().casefold() in wanted), 0)
+    start_token = max(0, first - width // 4)
+    end_token = min(len(tokens), start_token + width)
+    start = tokens[start_token].start() if tokens and start_token > 0 else 0
+    end = tokens[end_token - 1].end() if tokens and end_token < len(tokens) else len(text)
+    parts: list[str] = ["…"] if start > 0 else []
+    position = start
+    for token in tokens[start_token:end_token]:
+        if token.group().casefold() in wanted:
+            parts.append(html.escape(text[position : token.start()], quote=False))
+            parts.append(MARK_START + html.escape(token.group(), quote=False) + MARK_END)
+            position = token.end()
+    parts.append(html.escape(text[position:end], quote=False))
+    if end < len(text):
+        parts.append("…")
+    return "".join(parts)

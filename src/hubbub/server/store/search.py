@@ -1,0 +1,179 @@
+"""Message search: the full-text index of each engine, queried inside the callers' history windows.
+
+The index itself is kept by the schema (`schema/0003_search.*.sql`): SQLite triggers write an FTS5
+table, a PostgreSQL trigger writes a `tsvector` column with a GIN index, in the transaction of every
+write to `messages`. This module queries it, and backfills it for messages stored before it existed.
+
+A search takes the caller's history windows (`HistoryWindow`, decided by the rules, the same windows
+`list_messages` reads through) and the query's words, and returns the live text/html messages that
+hold every word, inside a window, ordered by relevance (recency breaking ties) or by time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+
+from hubbub.server.domain import HistoryWindow, SearchHit
+from hubbub.server.store.columns import dump_plain_text
+from hubbub.server.store.engine import Connection, Database
+from hubbub.server.store.messages import MESSAGE_COLUMNS, message_from_row
+
+ORDERS = ("relevance", "time")
+WORD = re.compile(r"[^\W_]+")
+"""A word, as both engines' tokenizers cut text: a run of letters and digits."""
+
+_COLUMNS = ", ".join(f"m.{name.strip()}" for name in MESSAGE_COLUMNS.split(","))
+_ORDER_BY = {
+    ("sqlite", "relevance"): "bm25(message_index, 1.0, 0.0), m.created_at DESC, m.thread_id, m.id",
+    ("sqlite", "time"): "m.created_at DESC, m.thread_id, m.id",
+    ("postgres", "relevance"): "ts_rank(m.search_vector, q.query) DESC, m.created_at DESC, m.thread_id, m.id",
+    ("postgres", "time"): "m.created_at DESC, m.thread_id, m.id",
+}
+
+# The window rule is written once per engine, and is `list_messages`'s: created at or after
+# `visible_from`, at or before `visible_until` when the caller was removed; never a deleted message.
+_SQLITE_SEARCH = """
+WITH w (thread_id, visible_from, visible_until) AS (
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+    FROM json_each($1)
+)
+SELECT {columns}, m.thread_id AS hit_thread_id, f.body AS hit_text
+FROM message_index f
+CROSS JOIN messages m ON m.rowid = f.rowid AND m.thread_id = f.thread_id AND m.id = f.message_id
+JOIN w ON w.thread_id = m.thread_id
+WHERE message_index MATCH $2
+  AND m.created_at >= w.visible_from AND (w.visible_until IS NULL OR m.created_at <= w.visible_until)
+  AND m.deleted_at IS NULL AND m.type IN ('text', 'html')
+ORDER BY {order} LIMIT $3 OFFSET $4
+"""
+
+_POSTGRES_SEARCH = """
+WITH w AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS w (thread_id, visible_from, visible_until)
+), q AS (SELECT plainto_tsquery('simple', $4) AS query)
+SELECT {columns}, m.thread_id AS hit_thread_id,
+       CASE WHEN m.type = 'html' THEN COALESCE(m.plain_text, m.content) ELSE m.content END AS hit_text
+FROM w JOIN messages m ON m.thread_id = w.thread_id CROSS JOIN q
+WHERE m.search_vector @@ q.query
+  AND m.created_at >= w.visible_from AND (w.visible_until IS NULL OR m.created_at <= w.visible_until)
+  AND m.deleted_at IS NULL AND m.type IN ('text', 'html')
+ORDER BY {order} LIMIT $5 OFFSET $6
+"""
+
+
+def words(query: str) -> list[str]:
+    """The words of a search query; punctuation and query syntax of either engine are not words."""
+    return WORD.findall(query)
+
+
+def _scope_token(thread_id: str) -> str:
+    """The token the SQLite index holds for a thread: 't' || hex(thread_id), as the trigger writes it."""
+    return "t" + thread_id.encode().hex()
+
+
+def _fts_query(terms: Sequence[str], windows: Sequence[HistoryWindow]) -> str:
+    body = " AND ".join(f'"{term}"' for term in terms)
+    scope = " OR ".join(_scope_token(w.thread_id) for w in windows)
+    return f"body : ({body}) AND scope : ({scope})"
+
+
+async def search_messages(
+    db: Connection,
+    windows: Sequence[HistoryWindow],
+    terms: Sequence[str],
+    *,
+    order: str,
+    skip: int,
+    limit: int,
+) -> list[SearchHit]:
+    """A page of the messages inside `windows` that hold every one of `terms` (see the module)."""
+    if not windows or not terms:
+        return []
+    sql = _POSTGRES_SEARCH if db.engine == "postgres" else _SQLITE_SEARCH
+    sql = sql.format(columns=_COLUMNS, order=_ORDER_BY[db.engine, order])
+    if db.engine == "postgres":
+        rows = await db.fetch(
+            sql,
+            [w.thread_id for w in windows],
+            [w.visible_from for w in windows],
+            [w.visible_until for w in windows],
+            " ".join(terms),
+            limit,
+            skip,
+        )
+    else:
+        spans = json.dumps([[w.thread_id, w.visible_from, w.visible_until] for w in windows])
+        rows = await db.fetch(sql, spans, _fts_query(terms, windows), limit, skip)
+    return [SearchHit(row["hit_thread_id"], message_from_row(row), row["hit_text"]) for row in rows]
+
+
+# -- the backfill ----------------------------------------------------------------------------------
+
+Progress = Callable[[int, int], None]
+"""Called after each backfill batch with (messages done, messages in all)."""
+
+
+async def restart_backfill(db: Database) -> None:
+    """Index every message again from the start (`hubbub reindex`), by the backfill."""
+
+    async def body(tx: Connection) -> None:
+        await tx.execute("DELETE FROM search_backfill")
+        await tx.execute(
+            "INSERT INTO search_backfill (thread_id, message_id, total, done)"
+            " SELECT '', -1, (SELECT COUNT(*) FROM messages), 0"
+        )
+
+    await db.write(body)
+
+
+async def _backfill_batch(tx: Connection, size: int) -> tuple[int, int] | None:
+    """Index the next `size` messages after the cursor; (done, total), or None when nothing was left."""
+    lock = " FOR UPDATE" if tx.engine == "postgres" else ""
+    cursor = await tx.fetchrow(f"SELECT thread_id, message_id, total, done FROM search_backfill{lock}")
+    if cursor is None:
+        return None
+    after = (cursor["thread_id"], int(cursor["message_id"]))
+    rows = await tx.fetch(
+        "SELECT thread_id, id, type, content FROM messages WHERE (thread_id, id) > ($1, $2)"
+        " ORDER BY thread_id, id LIMIT $3",
+        *after,
+        size,
+    )
+    if not rows:
+        await tx.execute("DELETE FROM search_backfill")
+        return int(cursor["total"]), int(cursor["total"])
+    last = (rows[-1]["thread_id"], int(rows[-1]["id"]))
+    html = [
+        (row["thread_id"], row["id"], dump_plain_text("html", row["content"] or ""))
+        for row in rows
+        if row["type"] == "html"
+    ]
+    if html:
+        await tx.executemany("UPDATE messages SET plain_text = $3 WHERE thread_id = $1 AND id = $2", html)
+    # Rewriting the column fires the index triggers of both engines for every message of the batch.
+    await tx.execute(
+        "UPDATE messages SET plain_text = plain_text WHERE (thread_id, id) > ($1, $2)"
+        " AND (thread_id, id) <= ($3, $4) AND type = 'text' AND deleted_at IS NULL",
+        *after,
+        *last,
+    )
+    done = int(cursor["done"]) + len(rows)
+    total = max(int(cursor["total"]), done)
+    await tx.execute(
+        "UPDATE search_backfill SET thread_id = $1, message_id = $2, done = $3, total = $4", *last, done, total
+    )
+    return done, total
+
+
+async def backfill(db: Database, progress: Progress | None = None, *, batch: int = 5000) -> int:
+    """Index the messages stored before the index existed, `batch` per transaction; return how
+    many were looked at. Writes go on meanwhile: each batch is short, and a message written during
+    the backfill is indexed by the triggers (the backfill indexing it again is harmless)."""
+    done = 0
+    while (step := await db.write(lambda tx: _backfill_batch(tx, batch))) is not None:
+        done, total = step
+        if progress is not None:
+            progress(done, total)
+    return done

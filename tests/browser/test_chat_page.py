@@ -186,7 +186,9 @@ def test_search_box_finds_messages_and_escapes_them(browser: Any, chat_server: H
         results = page.locator("#search-results li")
         expect(results).to_have_count(2, timeout=TIMEOUT)
         expect(page.locator("#search-results mark")).to_have_text(["kingfisher", "kingfisher"])
-        expect(results.filter(has_text="in Birds")).to_contain_text('A kingfisher <img src=x onerror="alert(1)"> by the river')
+        expect(results.filter(has_text="in Birds")).to_contain_text(
+            'A kingfisher <img src=x onerror="alert(1)"> by the river'
+        )
         expect(results.filter(has_text="in Other")).to_contain_text("<b>kingfisher</b> & friends")
         assert page.locator("#search-results img, #search-results b").count() == 0
         page.screenshot(path=str(output_dir / "search.png"))

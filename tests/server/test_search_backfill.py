@@ -118,3 +118,40 @@ async def test_deleting_a_thread_empties_its_index(db: Database) -> None:
     if db.engine == "sqlite":
         left = await db.fetchval("SELECT COUNT(*) FROM message_index WHERE thread_id = $1", THREAD)
         assert left == 0
+
+
+def test_migrate_and_reindex_commands_index_with_progress(tmp_path: Path) -> None:
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from hubbub.cli import main
+
+    path = tmp_path / "hubbub.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(schema_files("sqlite")[0][1])
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO schema_version VALUES (1)")
+    conn.execute(
+        "INSERT INTO threads (id, topic, created_at, created_by, last_message_at) VALUES (?, 't', 1, 'u', 1)", (THREAD,)
+    )
+    conn.executemany(
+        "INSERT INTO messages (thread_id, id, seq, type, sender_id, content, created_at, version)"
+        " VALUES (?, ?, ?, 'text', 'u', ?, ?, ?)",
+        [(THREAD, i, i, f"ibis {i}", i, i) for i in range(1, 4)],
+    )
+    conn.commit()
+    conn.close()
+
+    env = {"HUBBUB_ACCESS_KEY": "a2V5"}
+    migrated = CliRunner().invoke(main, ["migrate", "--data-dir", str(tmp_path)], env=env)
+    assert migrated.exit_code == 0, migrated.output
+    assert "Search index: 3 existing messages indexed." in migrated.output
+    rebuilt = CliRunner().invoke(main, ["reindex", "--data-dir", str(tmp_path)], env=env)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "Search index rebuilt: 3 messages." in rebuilt.output
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM message_index WHERE message_index MATCH 'ibis'").fetchone() == (3,)
+    finally:
+        conn.close()

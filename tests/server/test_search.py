@@ -193,3 +193,17 @@ def test_query_syntax_is_only_words(acs: Acs, raw: RawApi, alice: User) -> None:
 def test_search_needs_a_token_and_an_api_version(raw: RawApi, alice: User, path: str) -> None:
     assert_acs_error(raw.chat("GET", path, None, params={"q": "x"}), 401)
     assert_acs_error(raw.chat("GET", path, alice.token, params={"q": "x"}, api_version=None), 400)
+
+
+def test_the_openapi_file_describes_the_routes() -> None:
+    import json
+
+    from _services import REPO_ROOT
+    from hubbub.server.api import search as search_api
+
+    document = json.loads((REPO_ROOT / "docs" / "search.openapi.json").read_text())
+    routes = {route.path.replace("{thread_id}", "{chatThreadId}") for route in search_api.routes}
+    assert set(document["paths"]) == routes
+    for path in routes:
+        names = {p["name"] for p in document["paths"][path]["get"]["parameters"]}
+        assert {"q", "maxPageSize", "orderBy", "syncState", "api-version"} <= names

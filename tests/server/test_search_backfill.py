@@ -76,10 +76,8 @@ async def _version_1_with_messages(db: Database) -> None:
 
 
 async def _found(db: Database, word: str, window: HistoryWindow = WINDOW) -> list[int]:
-    hits = await db.read(
-        lambda conn: search_store.search_messages(conn, [window], [word], order="time", skip=0, limit=50)
-    )
-    return [hit.message.id for hit in hits]
+    hits = await db.read(lambda conn: search_store.find_matches(conn, [window], [word], skip=0, limit=50))
+    return [match.message_id for match in hits]
 
 
 async def test_the_backfill_indexes_existing_messages_with_progress(db: Database) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import re
+import math
 
 from hubbub.server.domain import HistoryWindow, Message, SearchHit
 from hubbub.server.errors import BadRequest
@@ -19,11 +19,16 @@ from hubbub.server.store import Connection
 from hubbub.server.store import participants as participant_store
 from hubbub.server.store import search as search_store
 
+MAX_RANKED = 5000
+"""Ranking by relevance ranks the newest this many matches (of the caller's visible messages)."""
 MAX_QUERY_LENGTH = 256
 MAX_QUERY_WORDS = 16
 SNIPPET_WORDS = 24
 """About how many words a snippet shows around the first match."""
 MARK_START, MARK_END = "<mark>", "</mark>"
+ORDERS = ("relevance", "time")
+_TOKEN = search_store.WORD
+BM25_K1, BM25_B = 1.2, 0.75
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -48,7 +53,7 @@ class SearchService(Rules):
     @staticmethod
     def _order(order: str | None) -> str:
         order = order or "relevance"
-        if order not in search_store.ORDERS:
+        if order not in ORDERS:
             raise BadRequest(f"Unknown order {order!r}; use 'relevance' or 'time'.", target="orderBy")
         return order
 
@@ -61,7 +66,7 @@ class SearchService(Rules):
 
         async def body(conn: Connection) -> list[SearchHit]:
             access = await self._access(conn, thread_id, caller, write=False)
-            return await search_store.search_messages(conn, [access.window], terms, order=order, skip=skip, limit=limit)
+            return await _search(conn, [access.window], terms, order=order, skip=skip, limit=limit)
 
         return [_result(hit, terms) for hit in await self._db.read(body)]
 
@@ -74,16 +79,55 @@ class SearchService(Rules):
         async def body(conn: Connection) -> list[SearchHit]:
             memberships = await participant_store.list_memberships(conn, caller)
             windows: list[HistoryWindow] = [history_window(thread_id, m) for thread_id, m in memberships]
-            return await search_store.search_messages(conn, windows, terms, order=order, skip=skip, limit=limit)
+            return await _search(conn, windows, terms, order=order, skip=skip, limit=limit)
 
         return [_result(hit, terms) for hit in await self._db.read(body)]
 
 
+async def _search(
+    conn: Connection, windows: list[HistoryWindow], terms: list[str], *, order: str, skip: int, limit: int
+) -> list[SearchHit]:
+    """One page of matches: by time, straight from the engine; by relevance, ranked here."""
+    if order == "time":
+        matches = await search_store.find_matches(conn, windows, terms, skip=skip, limit=limit)
+    else:
+        newest = await search_store.find_matches(conn, windows, terms, skip=0, limit=MAX_RANKED)
+        matches = rank(newest, terms)[skip : skip + limit]
+    return await search_store.get_hits(conn, matches)
+
+
+def rank(matches: list[search_store.Match], terms: list[str]) -> list[search_store.Match]:
+    """`matches` (newest first) by BM25 relevance, the newer first among equals.
+
+    Computed here, over the caller's matches, so the order is the same on every engine and its cost
+    grows with what the caller can see, not with the database (document frequencies are those of
+    the matches: how rare a word is among the messages that hold all the words).
+    """
+    wanted = [term.casefold() for term in terms]
+    counts: list[dict[str, int]] = []
+    lengths: list[int] = []
+    for match in matches:
+        tokens = [token.casefold() for token in _TOKEN.findall(match.text)]
+        counts.append({term: tokens.count(term) for term in wanted})
+        lengths.append(len(tokens) or 1)
+    total = len(matches)
+    average = sum(lengths) / total if total else 1.0
+    idf = {
+        term: math.log(1 + (total - held + 0.5) / (held + 0.5))
+        for term in wanted
+        for held in [sum(1 for c in counts if c[term])]
+    }
+
+    def score(index: int) -> float:
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[index] / average)
+        return sum(idf[t] * tf * (BM25_K1 + 1) / (tf + norm) for t, tf in counts[index].items() if tf)
+
+    order = sorted(range(total), key=lambda i: -score(i))  # stable: newest first among equals
+    return [matches[i] for i in order]
+
+
 def _result(hit: SearchHit, terms: list[str]) -> SearchResult:
     return SearchResult(hit.thread_id, hit.message, snippet(hit.text, terms))
-
-
-_TOKEN = re.compile(r"[^\W_]+")
 
 
 def snippet(text: str, terms: list[str], width: int = SNIPPET_WORDS) -> str:

@@ -5,12 +5,13 @@ table, a PostgreSQL trigger writes a `tsvector` column with a GIN index, in the 
 write to `messages`. This module queries it, and backfills it for messages stored before it existed.
 
 A search takes the caller's history windows (`HistoryWindow`, decided by the rules, the same windows
-`list_messages` reads through) and the query's words, and returns the live text/html messages that
-hold every word, inside a window, ordered by relevance (recency breaking ties) or by time.
+`list_messages` reads through) and the query's words, and finds the live text/html messages that
+hold every word, inside a window, newest first (`find_matches`); the rules rank them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -20,47 +21,53 @@ from hubbub.server.store.columns import dump_plain_text
 from hubbub.server.store.engine import Connection, Database
 from hubbub.server.store.messages import MESSAGE_COLUMNS, message_from_row
 
-ORDERS = ("relevance", "time")
 WORD = re.compile(r"[^\W_]+")
 """A word, as both engines' tokenizers cut text: a run of letters and digits."""
 
 _COLUMNS = ", ".join(f"m.{name.strip()}" for name in MESSAGE_COLUMNS.split(","))
-_ORDER_BY = {
-    ("sqlite", "relevance"): "bm25(message_index, 1.0, 0.0), m.created_at DESC, m.thread_id, m.id",
-    ("sqlite", "time"): "m.created_at DESC, m.thread_id, m.id",
-    ("postgres", "relevance"): "ts_rank(m.search_vector, q.query) DESC, m.created_at DESC, m.thread_id, m.id",
-    ("postgres", "time"): "m.created_at DESC, m.thread_id, m.id",
-}
 
 # The window rule is written once per engine, and is `list_messages`'s: created at or after
 # `visible_from`, at or before `visible_until` when the caller was removed; never a deleted message.
-_SQLITE_SEARCH = """
+# Matches come newest first; ranking by relevance is the rules' (the same on both engines), so the
+# engines only find: neither bm25() nor ts_rank(), whose cost grows with the word's frequency in
+# the whole database (bm25 counts every row that holds the word), not in the caller's threads.
+_SQLITE_MATCHES = """
 WITH w (thread_id, visible_from, visible_until) AS (
     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
     FROM json_each($1)
 )
-SELECT {columns}, m.thread_id AS hit_thread_id, f.body AS hit_text
+SELECT m.thread_id, m.id, m.created_at, f.body AS text
 FROM message_index f
 CROSS JOIN messages m ON m.rowid = f.rowid AND m.thread_id = f.thread_id AND m.id = f.message_id
 JOIN w ON w.thread_id = m.thread_id
 WHERE message_index MATCH $2
   AND m.created_at >= w.visible_from AND (w.visible_until IS NULL OR m.created_at <= w.visible_until)
   AND m.deleted_at IS NULL AND m.type IN ('text', 'html')
-ORDER BY {order} LIMIT $3 OFFSET $4
+ORDER BY m.created_at DESC, m.thread_id, m.id LIMIT $3 OFFSET $4
 """
 
-_POSTGRES_SEARCH = """
+_POSTGRES_MATCHES = """
 WITH w AS (
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS w (thread_id, visible_from, visible_until)
-), q AS (SELECT plainto_tsquery('simple', $4) AS query)
-SELECT {columns}, m.thread_id AS hit_thread_id,
-       CASE WHEN m.type = 'html' THEN COALESCE(m.plain_text, m.content) ELSE m.content END AS hit_text
-FROM w JOIN messages m ON m.thread_id = w.thread_id CROSS JOIN q
-WHERE m.search_vector @@ q.query
+)
+SELECT m.thread_id, m.id, m.created_at,
+       CASE WHEN m.type = 'html' THEN COALESCE(m.plain_text, m.content) ELSE m.content END AS text
+FROM w JOIN messages m ON m.thread_id = w.thread_id
+WHERE m.search_vector @@ plainto_tsquery('simple', $4)
   AND m.created_at >= w.visible_from AND (w.visible_until IS NULL OR m.created_at <= w.visible_until)
   AND m.deleted_at IS NULL AND m.type IN ('text', 'html')
-ORDER BY {order} LIMIT $5 OFFSET $6
+ORDER BY m.created_at DESC, m.thread_id, m.id LIMIT $5 OFFSET $6
 """
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Match:
+    """A message that holds the words, inside a window: its key, time and indexed text."""
+
+    thread_id: str
+    message_id: int
+    created_at: int
+    text: str
 
 
 def words(query: str) -> list[str]:
@@ -79,23 +86,15 @@ def _fts_query(terms: Sequence[str], windows: Sequence[HistoryWindow]) -> str:
     return f"body : ({body}) AND scope : ({scope})"
 
 
-async def search_messages(
-    db: Connection,
-    windows: Sequence[HistoryWindow],
-    terms: Sequence[str],
-    *,
-    order: str,
-    skip: int,
-    limit: int,
-) -> list[SearchHit]:
-    """A page of the messages inside `windows` that hold every one of `terms` (see the module)."""
+async def find_matches(
+    db: Connection, windows: Sequence[HistoryWindow], terms: Sequence[str], *, skip: int, limit: int
+) -> list[Match]:
+    """The live text/html messages inside `windows` that hold every one of `terms`, newest first."""
     if not windows or not terms:
         return []
-    sql = _POSTGRES_SEARCH if db.engine == "postgres" else _SQLITE_SEARCH
-    sql = sql.format(columns=_COLUMNS, order=_ORDER_BY[db.engine, order])
     if db.engine == "postgres":
         rows = await db.fetch(
-            sql,
+            _POSTGRES_MATCHES,
             [w.thread_id for w in windows],
             [w.visible_from for w in windows],
             [w.visible_until for w in windows],
@@ -105,8 +104,35 @@ async def search_messages(
         )
     else:
         spans = json.dumps([[w.thread_id, w.visible_from, w.visible_until] for w in windows])
-        rows = await db.fetch(sql, spans, _fts_query(terms, windows), limit, skip)
-    return [SearchHit(row["hit_thread_id"], message_from_row(row), row["hit_text"]) for row in rows]
+        rows = await db.fetch(_SQLITE_MATCHES, spans, _fts_query(terms, windows), limit, skip)
+    return [Match(row[0], int(row[1]), int(row[2]), row[3] or "") for row in rows]
+
+
+async def get_hits(db: Connection, matches: Sequence[Match]) -> list[SearchHit]:
+    """The messages of `matches`, in their order; one that was deleted meanwhile is left out."""
+    if not matches:
+        return []
+    if db.engine == "postgres":
+        rows = await db.fetch(
+            f"SELECT {_COLUMNS}, m.thread_id AS hit_thread_id"
+            " FROM unnest($1::text[], $2::bigint[]) AS k (thread_id, id)"
+            " JOIN messages m ON m.thread_id = k.thread_id AND m.id = k.id WHERE m.deleted_at IS NULL",
+            [m.thread_id for m in matches],
+            [m.message_id for m in matches],
+        )
+    else:
+        rows = await db.fetch(
+            f"SELECT {_COLUMNS}, m.thread_id AS hit_thread_id FROM json_each($1) k CROSS JOIN messages m"
+            " ON m.thread_id = json_extract(k.value, '$[0]') AND m.id = json_extract(k.value, '$[1]')"
+            " WHERE m.deleted_at IS NULL",
+            json.dumps([[m.thread_id, m.message_id] for m in matches]),
+        )
+    found = {(row["hit_thread_id"], int(row["id"])): message_from_row(row) for row in rows}
+    return [
+        SearchHit(m.thread_id, found[m.thread_id, m.message_id], m.text)
+        for m in matches
+        if (m.thread_id, m.message_id) in found
+    ]
 
 
 # -- the backfill ----------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from _services import ENGINES, PostgresCluster
-from hubbub.server.domain import HistoryWindow
 from hubbub.server.store import Connection, Database
 from hubbub.server.store import search as search_store
 from hubbub.server.store import threads as thread_store
@@ -21,7 +20,6 @@ from hubbub.server.store.engine import schema_files
 
 THREAD = "19:backfill@thread.v2"
 OTHER = "19:other@thread.v2"
-WINDOW = HistoryWindow(THREAD, 0, None)
 
 
 @pytest.fixture(params=ENGINES)
@@ -53,6 +51,13 @@ async def _version_1_with_messages(db: Database) -> None:
                 "INSERT INTO threads (id, topic, created_at, created_by, last_message_at) VALUES ($1, 't', 1, 'u', 1)",
                 thread_id,
             )
+        for thread_id, user_id, visible_from in ((THREAD, "u", 0), (OTHER, "u", 0), (THREAD, "late", 2)):
+            await tx.execute(
+                "INSERT INTO participants (thread_id, user_id, added_at, visible_from) VALUES ($1, $2, $3, $3)",
+                thread_id,
+                user_id,
+                visible_from,
+            )
         rows = [
             (THREAD, 1, "text", "the kettle is on", None),
             (THREAD, 2, "html", "<p>kettle <b>whistles</b></p>", None),
@@ -75,9 +80,11 @@ async def _version_1_with_messages(db: Database) -> None:
     await db.write(body)
 
 
-async def _found(db: Database, word: str, window: HistoryWindow = WINDOW) -> list[int]:
-    hits = await db.read(lambda conn: search_store.find_matches(conn, [window], [word], skip=0, limit=50))
-    return [match.message_id for match in hits]
+async def _found(db: Database, word: str, thread_id: str = THREAD, user_id: str = "u") -> list[int]:
+    matches = await db.read(
+        lambda conn: search_store.find_matches(conn, user_id, [thread_id], [word], skip=0, limit=50)
+    )
+    return [match.message_id for match in matches]
 
 
 async def test_the_backfill_indexes_existing_messages_with_progress(db: Database) -> None:
@@ -95,8 +102,8 @@ async def test_the_backfill_indexes_existing_messages_with_progress(db: Database
     assert await _found(db, "kettle") == [2, 1]  # not the deleted one, not the system message
     assert await _found(db, "whistles") == [2]
     assert await _found(db, "p") == []  # html by its text, not its tags
-    assert await _found(db, "kettle", HistoryWindow(OTHER, 0, None)) == [1]
-    assert await _found(db, "kettle", HistoryWindow(THREAD, 2, None)) == [2]
+    assert await _found(db, "kettle", OTHER) == [1]
+    assert await _found(db, "kettle", user_id="late") == [2]
     assert await search_store.backfill(db) == 0  # nothing left to do
 
     # Reindexing from scratch (`hubbub reindex`) leaves the same index.
@@ -112,7 +119,7 @@ async def test_deleting_a_thread_empties_its_index(db: Database) -> None:
     await search_store.backfill(db)
     await db.write(lambda tx: thread_store.mark_deleted(tx, THREAD, 99))  # thread delete and retention
     assert await _found(db, "kettle") == []
-    assert await _found(db, "kettle", HistoryWindow(OTHER, 0, None)) == [1]
+    assert await _found(db, "kettle", OTHER) == [1]
     if db.engine == "sqlite":
         left = await db.fetchval("SELECT COUNT(*) FROM message_index WHERE thread_id = $1", THREAD)
         assert left == 0

@@ -37,7 +37,8 @@ def now_micros() -> int:
 
 def history_window(thread_id: str, member: Membership) -> HistoryWindow:
     """The messages a member reads: from its share-history time (or the moment it was added) until
-    its removal. The one rule for every read of messages: get, list and search."""
+    its removal. The one rule for every read of messages: get, list and search (search applies it
+    in SQL over the same participants columns, `store.search._WINDOW`, for every thread at once)."""
     return HistoryWindow(thread_id, member.visible_from, member.removed_at)
 
 

@@ -1,9 +1,10 @@
 """Search rules: message search in one thread or in every thread the caller can read (docs/search.md).
 
 Search is an extension of Hubbub (ACS has none). It reads exactly what `list_messages` reads: the
-caller's history window of each thread (`history_window`: from its share-history time until its
-removal, so a removed participant still finds what it could read), never a deleted message, and an
-edited message by its current text. Only text and html messages are searched (html by its text).
+caller's history window of each thread (`rules.base.history_window`: from its share-history time
+until its removal, so a removed participant still finds what it could read; the store applies it
+over the same participants row, see `store.search`), never a deleted message, and an edited
+message by its current text. Only text and html messages are searched (html by its text).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import dataclasses
 import html
 import math
 
-from hubbub.server.domain import HistoryWindow, Message, SearchHit
+from hubbub.server.domain import Message, SearchHit
 from hubbub.server.errors import BadRequest
-from hubbub.server.rules.base import Rules, history_window
+from hubbub.server.rules.base import Rules
 from hubbub.server.store import Connection
 from hubbub.server.store import participants as participant_store
 from hubbub.server.store import search as search_store
@@ -65,8 +66,8 @@ class SearchService(Rules):
         terms, order = self._words(query), self._order(order)
 
         async def body(conn: Connection) -> list[SearchHit]:
-            access = await self._access(conn, thread_id, caller, write=False)
-            return await _search(conn, [access.window], terms, order=order, skip=skip, limit=limit)
+            await self._access(conn, thread_id, caller, write=False)
+            return await _search(conn, caller, [thread_id], terms, order=order, skip=skip, limit=limit)
 
         return [_result(hit, terms) for hit in await self._db.read(body)]
 
@@ -77,21 +78,20 @@ class SearchService(Rules):
         terms, order = self._words(query), self._order(order)
 
         async def body(conn: Connection) -> list[SearchHit]:
-            memberships = await participant_store.list_memberships(conn, caller)
-            windows: list[HistoryWindow] = [history_window(thread_id, m) for thread_id, m in memberships]
-            return await _search(conn, windows, terms, order=order, skip=skip, limit=limit)
+            threads = await participant_store.list_membership_threads(conn, caller)
+            return await _search(conn, caller, threads, terms, order=order, skip=skip, limit=limit)
 
         return [_result(hit, terms) for hit in await self._db.read(body)]
 
 
 async def _search(
-    conn: Connection, windows: list[HistoryWindow], terms: list[str], *, order: str, skip: int, limit: int
+    conn: Connection, caller: str, threads: list[str], terms: list[str], *, order: str, skip: int, limit: int
 ) -> list[SearchHit]:
     """One page of matches: by time, straight from the engine; by relevance, ranked here."""
     if order == "time":
-        matches = await search_store.find_matches(conn, windows, terms, skip=skip, limit=limit)
+        matches = await search_store.find_matches(conn, caller, threads, terms, skip=skip, limit=limit)
     else:
-        newest = await search_store.find_matches(conn, windows, terms, skip=0, limit=MAX_RANKED)
+        newest = await search_store.find_matches(conn, caller, threads, terms, skip=0, limit=MAX_RANKED)
         matches = rank(newest, terms)[skip : skip + limit]
     return await search_store.get_hits(conn, matches)
 

@@ -23,17 +23,14 @@ async def get_participant(db: Connection, thread_id: str, user_id: str) -> Membe
     return None if row is None else Membership(_participant(row), int(row["visible_from"]), row["removed_at"])
 
 
-async def list_memberships(db: Connection, user_id: str) -> list[tuple[str, Membership]]:
-    """Every membership the user has or had, in threads that are not deleted, by thread id."""
+async def list_membership_threads(db: Connection, user_id: str) -> list[str]:
+    """The threads, not deleted, the user is or was a participant of."""
     rows = await db.fetch(
-        f"SELECT p.thread_id, {', '.join('p.' + c for c in PARTICIPANT_COLUMNS.split(', '))}"
-        " FROM participants p JOIN threads t ON t.id = p.thread_id"
+        "SELECT p.thread_id FROM participants p JOIN threads t ON t.id = p.thread_id"
         " WHERE p.user_id = $1 AND t.deleted_at IS NULL ORDER BY p.thread_id",
         user_id,
     )
-    return [
-        (row["thread_id"], Membership(_participant(row), int(row["visible_from"]), row["removed_at"])) for row in rows
-    ]
+    return [row[0] for row in rows]
 
 
 async def upsert_participant(db: Connection, thread_id: str, participant: Participant, *, now: int) -> None:

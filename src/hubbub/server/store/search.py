@@ -4,9 +4,9 @@ The index itself is kept by the schema (`schema/0003_search.*.sql`): SQLite trig
 table, a PostgreSQL trigger writes a `tsvector` column with a GIN index, in the transaction of every
 write to `messages`. This module queries it, and backfills it for messages stored before it existed.
 
-A search takes the caller's history windows (`HistoryWindow`, decided by the rules, the same windows
-`list_messages` reads through) and the query's words, and finds the live text/html messages that
-hold every word, inside a window, newest first (`find_matches`); the rules rank them.
+A search takes the caller, the threads to search (the rules pick them) and the query's words, and
+finds the live text/html messages that hold every word inside the caller's history window of their
+thread, the window `list_messages` reads, newest first (`find_matches`); the rules rank them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 
-from hubbub.server.domain import HistoryWindow, SearchHit
+from hubbub.server.domain import SearchHit
 from hubbub.server.store.columns import dump_plain_text
 from hubbub.server.store.engine import Connection, Database
 from hubbub.server.store.messages import MESSAGE_COLUMNS, message_from_row
@@ -26,37 +26,33 @@ WORD = re.compile(r"[^\W_]+")
 
 _COLUMNS = ", ".join(f"m.{name.strip()}" for name in MESSAGE_COLUMNS.split(","))
 
-# The window rule is written once per engine, and is `list_messages`'s: created at or after
-# `visible_from`, at or before `visible_until` when the caller was removed; never a deleted message.
+# The caller's history window of each thread (`rules.base.history_window`: from `visible_from`, until
+# `removed_at` when the caller was removed), over its participants row, the row `list_messages`
+# takes the same two bounds from; never a deleted message. It is joined by primary key per match:
+# SQLite has no index on a parameter list, and scanning one per match cost 0.5 s for 10,000 matches.
+_WINDOW = (
+    "m.created_at >= p.visible_from AND (p.removed_at IS NULL OR m.created_at <= p.removed_at)"
+    " AND m.deleted_at IS NULL AND m.type IN ('text', 'html')"
+)
 # Matches come newest first; ranking by relevance is the rules' (the same on both engines), so the
 # engines only find: neither bm25() nor ts_rank(), whose cost grows with the word's frequency in
 # the whole database (bm25 counts every row that holds the word), not in the caller's threads.
-_SQLITE_MATCHES = """
-WITH w (thread_id, visible_from, visible_until) AS (
-    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
-    FROM json_each($1)
-)
+_SQLITE_MATCHES = f"""
 SELECT m.thread_id, m.id, m.created_at, f.body AS text
 FROM message_index f
 CROSS JOIN messages m ON m.rowid = f.rowid AND m.thread_id = f.thread_id AND m.id = f.message_id
-JOIN w ON w.thread_id = m.thread_id
-WHERE message_index MATCH $2
-  AND m.created_at >= w.visible_from AND (w.visible_until IS NULL OR m.created_at <= w.visible_until)
-  AND m.deleted_at IS NULL AND m.type IN ('text', 'html')
+CROSS JOIN participants p ON p.thread_id = m.thread_id AND p.user_id = $1
+WHERE message_index MATCH $2 AND {_WINDOW}
 ORDER BY m.created_at DESC, m.thread_id, m.id LIMIT $3 OFFSET $4
 """
 
-_POSTGRES_MATCHES = """
-WITH w AS (
-    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS w (thread_id, visible_from, visible_until)
-)
+_POSTGRES_MATCHES = f"""
 SELECT m.thread_id, m.id, m.created_at,
        CASE WHEN m.type = 'html' THEN COALESCE(m.plain_text, m.content) ELSE m.content END AS text
-FROM w JOIN messages m ON m.thread_id = w.thread_id
-WHERE m.search_vector @@ plainto_tsquery('simple', $4)
-  AND m.created_at >= w.visible_from AND (w.visible_until IS NULL OR m.created_at <= w.visible_until)
-  AND m.deleted_at IS NULL AND m.type IN ('text', 'html')
-ORDER BY m.created_at DESC, m.thread_id, m.id LIMIT $5 OFFSET $6
+FROM participants p JOIN messages m ON m.thread_id = p.thread_id
+WHERE p.user_id = $1 AND p.thread_id = ANY($2::text[]) AND m.search_vector @@ plainto_tsquery('simple', $3)
+  AND {_WINDOW}
+ORDER BY m.created_at DESC, m.thread_id, m.id LIMIT $4 OFFSET $5
 """
 
 
@@ -80,31 +76,23 @@ def _scope_token(thread_id: str) -> str:
     return "t" + thread_id.encode().hex()
 
 
-def _fts_query(terms: Sequence[str], windows: Sequence[HistoryWindow]) -> str:
+def _fts_query(terms: Sequence[str], thread_ids: Sequence[str]) -> str:
     body = " AND ".join(f'"{term}"' for term in terms)
-    scope = " OR ".join(_scope_token(w.thread_id) for w in windows)
+    scope = " OR ".join(_scope_token(thread_id) for thread_id in thread_ids)
     return f"body : ({body}) AND scope : ({scope})"
 
 
 async def find_matches(
-    db: Connection, windows: Sequence[HistoryWindow], terms: Sequence[str], *, skip: int, limit: int
+    db: Connection, user_id: str, thread_ids: Sequence[str], terms: Sequence[str], *, skip: int, limit: int
 ) -> list[Match]:
-    """The live text/html messages inside `windows` that hold every one of `terms`, newest first."""
-    if not windows or not terms:
+    """The live text/html messages of `thread_ids` that hold every one of `terms`, inside the
+    history window of `user_id`'s participants row of each (current or past), newest first."""
+    if not thread_ids or not terms:
         return []
     if db.engine == "postgres":
-        rows = await db.fetch(
-            _POSTGRES_MATCHES,
-            [w.thread_id for w in windows],
-            [w.visible_from for w in windows],
-            [w.visible_until for w in windows],
-            " ".join(terms),
-            limit,
-            skip,
-        )
+        rows = await db.fetch(_POSTGRES_MATCHES, user_id, list(thread_ids), " ".join(terms), limit, skip)
     else:
-        spans = json.dumps([[w.thread_id, w.visible_from, w.visible_until] for w in windows])
-        rows = await db.fetch(_SQLITE_MATCHES, spans, _fts_query(terms, windows), limit, skip)
+        rows = await db.fetch(_SQLITE_MATCHES, user_id, _fts_query(terms, thread_ids), limit, skip)
     return [Match(row[0], int(row[1]), int(row[2]), row[3] or "") for row in rows]
 
 

@@ -1,4 +1,4 @@
-"""`python -m bench`: start Hubbub on loopback, seed it, run W1-W5 and the ceilings, write results.
+"""`python -m bench`: start Hubbub on loopback, seed it, run W1-W6 and the ceilings, write results.
 
 Run `python -m bench --help` for the options; bench/README.md explains the workloads.
 """
@@ -29,7 +29,7 @@ from bench.workloads import Scale, Target
 
 T = TypeVar("T")
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL = ("ceilings", "w1", "w2", "w2s", "w3", "w4", "w5")
+ALL = ("ceilings", "w1", "w2", "w2s", "w3", "w4", "w5", "w6")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -225,26 +225,40 @@ def run_suite(r: Runner, results: dict[str, Any], stem: str) -> None:
         with r.hubbub() as (_, target):
             w["w3"] = r.run(workloads.history(target, r.scale, r.progress, thread_id, reader[1]))
 
-    if "w4" in only:
+    if "w4" in only or "w6" in only:  # W6 searches the W4 database
         started = time.perf_counter()
         with r.seeder() as writer:
             advance = r.progress(
                 f"W4: seed {r.scale.w4_messages:,} messages / {r.scale.w4_threads:,} threads (SQL)", r.scale.w4_messages
             )
-            seed.seed_growth(writer, threads=r.scale.w4_threads, messages=r.scale.w4_messages, progress=advance)
+            thread_ids, user_ids = seed.seed_growth(
+                writer, threads=r.scale.w4_threads, messages=r.scale.w4_messages, progress=advance
+            )
             total_messages = writer.scalar("SELECT COUNT(*) FROM messages")
             total_threads = writer.scalar("SELECT COUNT(*) FROM threads")
         seed_seconds = time.perf_counter() - started
-        with r.hubbub() as (_, target):
-            w["w4"] = r.run(workloads.send_throughput(target, r.scale, r.progress, "W4"))
-        w["w4"] |= {
+        prefilled = {
             "prefilled_messages": total_messages,
             "prefilled_threads": total_threads,
             "seed_seconds": round(seed_seconds, 1),
         }
         if r.engine == "sqlite":
-            db = r.data_dir / "hubbub.db"
-            w["w4"]["sqlite_file_mb"] = round(db.stat().st_size / 1e6, 1)
+            prefilled["sqlite_file_mb"] = round((r.data_dir / "hubbub.db").stat().st_size / 1e6, 1)
+        with r.hubbub() as (_, target):
+            if "w6" in only:  # first, on the database as seeded (W4 adds its own threads)
+                w["w6"] = r.run(
+                    workloads.search(
+                        target,
+                        r.scale,
+                        r.progress,
+                        user_id=user_ids[0],
+                        thread_id=thread_ids[0],  # user 0 is a member of threads 0, 100, 200, ...
+                        words={"rare": seed.RARE_WORD, "common": "fox"},
+                    )
+                )
+                w["w6"] |= prefilled | {"user_threads": len(thread_ids[::100])}
+            if "w4" in only:
+                w["w4"] = r.run(workloads.send_throughput(target, r.scale, r.progress, "W4")) | prefilled
 
 
 def write_outputs(r: Runner, results: dict[str, Any], stem: str) -> list[Path]:
@@ -276,6 +290,9 @@ def write_outputs(r: Runner, results: dict[str, Any], stem: str) -> list[Path]:
     if "w5" in w:
         written.append(out / f"{stem}-w5.png")
         report.plot_load(written[-1], f"{title} — W5 create user + token", {"W5": w["w5"]})
+    if "w6" in w:
+        written.append(out / f"{stem}-w6.png")
+        report.plot_search(written[-1], f"{title} — W6 search, {w['w6']['prefilled_messages']:,} messages", w["w6"])
     if "w3" in w:
         written.append(out / f"{stem}-w3.png")
         report.plot_history(written[-1], f"{title} — W3 history", w["w3"])

@@ -33,6 +33,9 @@ MESSAGE_COLUMNS = (
 )
 IDENTITY_COLUMNS = ("id", "created_at")
 FILLER = "The quick brown fox jumps over the lazy dog while the benchmark fills the table."
+RARE_WORD = "zanzibar"
+"""W6's rare word: in one W4 message of every `RARE_EVERY` (W6's common word, "fox", is in all)."""
+RARE_EVERY = 10_000
 
 
 class Writer:
@@ -137,11 +140,13 @@ def seed_growth(
     identities: int = 1000,
     members: int = 10,
     progress: Progress | None = None,
-) -> None:
-    """`messages` messages spread evenly over `threads` threads of `members` participants each.
+) -> tuple[list[str], list[str]]:
+    """`messages` messages spread evenly over `threads` threads of `members` participants each;
+    returns (thread ids, user ids). Thread t's members are users[(t * members + j) % identities].
 
     Messages are interleaved in time across threads (message g belongs to thread g % threads), as
-    many concurrent conversations would leave them; they are inserted thread by thread.
+    many concurrent conversations would leave them; they are inserted thread by thread. One in
+    `RARE_EVERY` holds `RARE_WORD` (for W6's search).
     """
     now_ms = time.time_ns() // 1_000_000
     base_ms = now_ms - messages - 120_000
@@ -173,9 +178,11 @@ def seed_growth(
             for k in range(per_thread):
                 mid = base_ms + k * threads + t
                 sender = users[(t * members + k % members) % identities]
-                yield (tid, mid, k + 1, "text", sender, None, f"growth {k}: {FILLER}", mid * 1000, mid)
+                rare = f"{RARE_WORD} " if (t * per_thread + k) % RARE_EVERY == 0 else ""
+                yield (tid, mid, k + 1, "text", sender, None, f"growth {k}: {rare}{FILLER}", mid * 1000, mid)
 
     writer.insert("messages", MESSAGE_COLUMNS, rows(), progress)
+    return ids, users
 
 
 def raw_sqlite_insert_ceiling(path: Path, rows: int, deadline: float) -> dict[str, Any]:

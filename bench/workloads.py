@@ -51,6 +51,8 @@ class Scale:
     w4_threads: int = 10_000
     w4_messages: int = 1_000_000
     w5_calls: int = 3_000
+    w6_samples: int = 200
+    """W6: searches per case (rare/common word x one thread/every thread), one connection."""
     deadline: float = 120.0
     """Upper bound in seconds for any one load loop."""
 
@@ -76,6 +78,7 @@ class Scale:
             w4_threads=1_000,
             w4_messages=100_000,
             w5_calls=300,
+            w6_samples=50,
             deadline=30.0,
         )
 
@@ -327,6 +330,59 @@ async def history(target: Target, scale: Scale, progress: Progress, thread_id: s
         "_latencies": latencies,
         "_page_latencies": page_latencies,
     }
+
+
+# -- W6: search -------------------------------------------------------------------------------------
+
+W6_CASES = (("rare", "thread"), ("rare", "all"), ("common", "thread"), ("common", "all"))
+
+
+async def search(
+    target: Target, scale: Scale, progress: Progress, *, user_id: str, thread_id: str, words: dict[str, str]
+) -> dict[str, Any]:
+    """Search p50/p99 over the W4 database, as one of its users (a member of 1 thread in 100): a rare
+    and a common word, in one of the user's threads and across all of them, first page of 50 by
+    relevance, one connection, `w6_samples` searches per case (and a deadline)."""
+    session = await target.session()
+    token = await session.issue_token(user_id)
+    conn = session.conn
+    headers = bearer(token)
+    figures: dict[str, Any] = {"words": words, "page_size": 50}
+    clock = time.perf_counter
+    for frequency, scope in W6_CASES:
+        query = urlencode({"q": words[frequency], "maxPageSize": 50, "api-version": CHAT_API})
+        path = (
+            f"/chat/threads/{thread_id}/messages:search?{query}"
+            if scope == "thread"
+            else f"/chat/messages:search?{query}"
+        )
+        first = await conn.request("GET", path, headers=headers)
+        request = encode_request("GET", path, target.authority, headers)
+        for _ in range(5):
+            await conn.send(request)
+        advance = progress(
+            f"W6: search, {frequency} word, {'one thread' if scope == 'thread' else 'all threads'}", scale.w6_samples
+        )
+        latencies: list[float] = []
+        stop_at = clock() + scale.deadline / 4
+        for _ in range(scale.w6_samples):
+            t0 = clock()
+            status, _ = await conn.send(request)
+            latencies.append(clock() - t0)
+            if status != 200:
+                raise RuntimeError(f"search answered {status}")
+            advance(1)
+            if clock() > stop_at:
+                break
+        figures[f"{frequency}_{scope}"] = {
+            "samples": len(latencies),
+            "first_page_results": len(first["value"]),
+            "more_pages": "nextLink" in first,
+            "latency_ms": percentiles(latencies),
+            "_latencies": latencies,
+        }
+    await conn.close()
+    return figures
 
 
 # -- W2: fan-out ------------------------------------------------------------------------------------

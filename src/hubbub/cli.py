@@ -7,10 +7,11 @@ environment variable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -424,19 +425,70 @@ def migrate(data_dir: Path | None, database_url: str | None) -> None:
     """Create or upgrade the database schema to this version of Hubbub, then exit."""
     settings = _settings(data_dir=data_dir, database_url=database_url)
 
-    async def upgrade() -> int:
+    async def upgrade(progress: Callable[[int, int], None]) -> tuple[int, int]:
         from hubbub.server.store import open_database
+        from hubbub.server.store import search as search_store
 
         db = await open_database(settings, migrate=False)
         try:
-            return await db.migrate()
+            version = await db.migrate()
+            return version, await search_store.backfill(db, progress)
         finally:
             await db.close()
 
     from hubbub.server.store import describe_database
 
-    version = asyncio.run(upgrade())
+    with _index_progress() as progress:
+        version, indexed = asyncio.run(upgrade(progress))
     click.echo(f"{describe_database(settings)}: schema version {version}")
+    if indexed:
+        click.echo(f"Search index: {indexed:,} existing messages indexed.")
+
+
+@main.command()
+@DATA_DIR
+@DATABASE_URL
+def reindex(data_dir: Path | None, database_url: str | None) -> None:
+    """Rebuild the message search index from every stored message, with progress, then exit.
+
+    Safe while a server runs (each batch is a short transaction, and new writes keep the index
+    themselves); needed only if the index was damaged, e.g. after a manual SQLite VACUUM.
+    """
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+
+    async def rebuild(progress: Callable[[int, int], None]) -> int:
+        from hubbub.server.store import open_database
+        from hubbub.server.store import search as search_store
+
+        db = await open_database(settings, migrate=False)
+        try:
+            await db.migrate()
+            await search_store.restart_backfill(db)
+            return await search_store.backfill(db, progress)
+        finally:
+            await db.close()
+
+    with _index_progress() as progress:
+        indexed = asyncio.run(rebuild(progress))
+    click.echo(f"Search index rebuilt: {indexed:,} messages.")
+
+
+@contextlib.contextmanager
+def _index_progress() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar (on stderr) for the search index backfill: (messages done, messages in all)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn("Indexing messages for search"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.completed}/{task.total} messages"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("index", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 @main.command()

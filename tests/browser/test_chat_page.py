@@ -156,3 +156,49 @@ def test_pasted_token_thread_link_and_older_history(browser: Any, chat_server: H
         page.screenshot(path=str(output_dir / "history.png"))
     finally:
         context.close()
+
+
+def test_search_box_finds_messages_and_escapes_them(browser: Any, chat_server: HubbubServer, output_dir: Path) -> None:
+    """The search box lists matches from every thread with the words marked, and nothing in a
+    message (markup, a script) is ever run or rendered as HTML; a result opens its thread."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1100, "height": 720})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
+    try:
+        sign_in_new(page, f"{chat_server.http_url}/", "Searcher")
+        for topic, text in (
+            ("Birds", 'A kingfisher <img src=x onerror="alert(1)"> by the river'),
+            ("Other", "no birds here, only a <b>kingfisher</b> & friends"),
+        ):
+            page.locator("#new-thread-topic").fill(topic)
+            page.get_by_role("button", name="Create").click()
+            expect(page.locator("#thread-topic")).to_have_text(topic, timeout=TIMEOUT)
+            page.locator("#compose").fill(text)
+            page.locator("#compose").press("Enter")
+            expect(page.locator(".msg.mine .body").last).to_have_text(text, timeout=TIMEOUT)
+
+        page.get_by_label("Search messages").fill("kingfisher")
+        page.get_by_role("button", name="Search").click()
+        results = page.locator("#search-results li")
+        expect(results).to_have_count(2, timeout=TIMEOUT)
+        expect(page.locator("#search-results mark")).to_have_text(["kingfisher", "kingfisher"])
+        expect(results.filter(has_text="in Birds")).to_contain_text(
+            'A kingfisher <img src=x onerror="alert(1)"> by the river'
+        )
+        expect(results.filter(has_text="in Other")).to_contain_text("<b>kingfisher</b> & friends")
+        assert page.locator("#search-results img, #search-results b").count() == 0
+        page.screenshot(path=str(output_dir / "search.png"))
+
+        results.filter(has_text="in Birds").click()
+        expect(page.locator("#thread-topic")).to_have_text("Birds", timeout=TIMEOUT)
+
+        page.get_by_label("Search messages").fill("pterodactyl")
+        page.get_by_role("button", name="Search").click()
+        expect(results).to_have_text(["No messages found."], timeout=TIMEOUT)
+        assert errors == []
+    finally:
+        context.close()

@@ -286,6 +286,31 @@ def list_messages(
     )
 
 
+SEARCH_ORDERS = ("relevance", "time")
+
+
+def search_messages(
+    api_version: str, thread_id: str | None, query_text: str, results_per_page: int | None, order_by: str
+) -> Call:
+    """GET .../messages:search in one thread, or /chat/messages:search in all (first page).
+
+    A Hubbub extension (docs/search.md): `query_text` is words, every one of which a result holds.
+    """
+    if not query_text or not str(query_text).strip():
+        raise ValueError("query cannot be None or empty.")
+    order = text(order_by)
+    if order not in SEARCH_ORDERS:
+        raise ValueError(f"order_by must be one of {', '.join(SEARCH_ORDERS)}; got {order!r}.")
+    path = "/chat/messages:search" if thread_id is None else _thread_path(thread_id, "messages:search")
+    return _list(
+        path,
+        ("q", text(query_text)),
+        ("maxPageSize", _optional_int(results_per_page)),
+        ("orderBy", order),
+        ("api-version", api_version),
+    )
+
+
 def update_message(
     api_version: str, thread_id: str, message_id: str, content: str | None, metadata: dict[str, str] | None
 ) -> Call:

@@ -353,6 +353,33 @@ class ChatMessageReadReceipt:
         )
 
 
+class ChatMessageSearchResult:
+    """A message found by `search_messages` (a Hubbub extension; ACS has no message search).
+
+    :ivar message: The message, as `list_messages` returns it.
+    :ivar thread_id: The id of the thread the message is in.
+    :ivar snippet: The message's text around the first match: html-escaped, with every matched
+        word wrapped in ``<mark>...</mark>`` (an html message's text, without its markup).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Create a search result from keyword arguments (all required)."""
+        self.message: ChatMessage = kwargs["message"]
+        self.thread_id: str = kwargs["thread_id"]
+        self.snippet: str = kwargs["snippet"]
+
+    def __repr__(self) -> str:
+        return f"ChatMessageSearchResult(thread_id={self.thread_id!r}, message={self.message!r})"
+
+    @classmethod
+    def _from_wire(cls, body: Mapping[str, Any]) -> ChatMessageSearchResult:
+        return cls(
+            message=ChatMessage._from_wire(body.get("message") or {}),
+            thread_id=body.get("chatThreadId"),
+            snippet=body.get("snippet") or "",
+        )
+
+
 class CreateChatThreadResult:
     """Result of the create chat thread operation.
 

@@ -15,7 +15,7 @@ from hubbub._sdk._sync.auth import BearerAuth
 from hubbub._sdk._sync.notifier import RealtimeNotifier
 from hubbub._sdk._sync.pipeline import Pipeline
 from hubbub._sdk._sync.realtime import EventStream
-from hubbub._sdk.chat_models import ChatParticipant, ChatThreadItem, CreateChatThreadResult
+from hubbub._sdk.chat_models import ChatMessageSearchResult, ChatParticipant, ChatThreadItem, CreateChatThreadResult
 from hubbub._sdk.events import Handler, HandlerRegistry, RealtimeTransport
 from hubbub._sdk.options import ClientOptions, normalize_endpoint
 from hubbub.chat._chat_thread_client import ChatThreadClient
@@ -125,6 +125,27 @@ class ChatClient:
         """
         call = chat_calls.list_chat_threads(self._pipeline.api_version, results_per_page, start_time)
         return self._pipeline.paged(call, ChatThreadItem._from_wire, **kwargs)
+
+    def search_messages(
+        self,
+        query: str,
+        *,
+        results_per_page: int | None = None,
+        order_by: str = "relevance",
+        **kwargs: Any,
+    ) -> ItemPaged[ChatMessageSearchResult]:
+        """Searches the messages of every thread the user is or was a participant of (a Hubbub
+        extension; ACS has none), each thread inside the user's history of it, as `list_messages`.
+
+        :param str query: The words to search for; a result holds every one.
+        :keyword int results_per_page: The maximum number of results per page.
+        :keyword str order_by: "relevance" (the default; newer first among equals) or "time" (newest first).
+        :return: An iterator like instance of ChatMessageSearchResult, with `by_page()`.
+        :rtype: ~azure.core.paging.ItemPaged[~hubbub.chat.ChatMessageSearchResult]
+        :raises: ~azure.core.exceptions.HttpResponseError, ValueError
+        """
+        call = chat_calls.search_messages(self._pipeline.api_version, None, query, results_per_page, order_by)
+        return self._pipeline.paged(call, ChatMessageSearchResult._from_wire, **kwargs)
 
     def delete_chat_thread(self, thread_id: str, **kwargs: Any) -> None:
         """Deletes a chat thread.

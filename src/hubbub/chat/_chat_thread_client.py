@@ -16,6 +16,7 @@ from hubbub._sdk.chat_models import (
     ChatError,
     ChatMessage,
     ChatMessageReadReceipt,
+    ChatMessageSearchResult,
     ChatMessageType,
     ChatParticipant,
     ChatThreadProperties,
@@ -190,6 +191,29 @@ class ChatThreadClient:
         """
         call = chat_calls.list_messages(self._api_version, self._thread_id, results_per_page, start_time)
         return self._pipeline.paged(call, ChatMessage._from_wire, **kwargs)
+
+    def search_messages(
+        self,
+        query: str,
+        *,
+        results_per_page: int | None = None,
+        order_by: str = "relevance",
+        **kwargs: Any,
+    ) -> ItemPaged[ChatMessageSearchResult]:
+        """Searches the thread's messages the user can read (a Hubbub extension; ACS has none).
+
+        The results are the text and html messages that hold every word of `query`, inside the
+        user's history of the thread (as `list_messages`), deleted messages never.
+
+        :param str query: The words to search for.
+        :keyword int results_per_page: The maximum number of results per page.
+        :keyword str order_by: "relevance" (the default; newer first among equals) or "time" (newest first).
+        :return: An iterator like instance of ChatMessageSearchResult, with `by_page()`.
+        :rtype: ~azure.core.paging.ItemPaged[~hubbub.chat.ChatMessageSearchResult]
+        :raises: ~azure.core.exceptions.HttpResponseError, ValueError
+        """
+        call = chat_calls.search_messages(self._api_version, self._thread_id, query, results_per_page, order_by)
+        return self._pipeline.paged(call, ChatMessageSearchResult._from_wire, **kwargs)
 
     def update_message(
         self,

@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hubbub.server import gateway, health, signaling
-from hubbub.server.api import activity, admin, events, identities, messages, participants, threads
+from hubbub.server.api import activity, admin, events, identities, messages, participants, search, threads
 from hubbub.server.api.cors import cors_options
 from hubbub.server.api.errors import EXCEPTION_HANDLERS
 from hubbub.server.api.http import json_response
@@ -95,6 +95,7 @@ def create_app(settings: Settings) -> Starlette:
         *activity.routes,
         *participants.routes,
         *threads.routes,
+        *search.routes,
         *identities.routes,
         *events.routes,
         *signaling.routes,

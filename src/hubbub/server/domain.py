@@ -107,6 +107,24 @@ class Message:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A message a search found, with the text the index holds for it (an html message's plain text)."""
+
+    thread_id: str
+    message: Message
+    text: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HistoryWindow:
+    """The messages of one thread a caller may read: created from `visible_from` to `visible_until`."""
+
+    thread_id: str
+    visible_from: int
+    visible_until: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class ReadReceipt:
     user_id: str
     message_id: int

@@ -26,6 +26,7 @@ LIMITS: dict[str, list[tuple[str, int, int]]] = {
         ("thread", 250, 10),
         ("thread", 400, 60),
     ],
+    "search_messages": [("user", 20, 10), ("user", 100, 60)],
     "list_read_receipts": [("user+thread", 5, 10), ("thread", 100, 10)],
     "list_participants": [("user+thread", 10, 10), ("thread", 250, 10)],
     "message_change": [("thread", 10, 10), ("thread", 30, 60)],

@@ -18,6 +18,7 @@ from hubbub.server.ratelimit import RateLimiter
 from hubbub.server.rules.identities import IdentityService
 from hubbub.server.rules.messages import MessageService
 from hubbub.server.rules.participants import ParticipantService
+from hubbub.server.rules.search import SearchService
 from hubbub.server.rules.threads import ThreadService
 from hubbub.server.settings import Settings
 from hubbub.server.store import Database, open_database
@@ -36,6 +37,7 @@ class Hubbub:
     threads: ThreadService
     messages: MessageService
     participants: ParticipantService
+    search: SearchService
     limiter: RateLimiter
     key_bytes: bytes
 
@@ -65,6 +67,7 @@ async def start_service(settings: Settings) -> Hubbub:
         threads=ThreadService(db, bus, settings.limits, **rules),
         messages=MessageService(db, bus, settings.limits, **rules),
         participants=ParticipantService(db, bus, settings.limits, **rules),
+        search=SearchService(db, bus, settings.limits, **rules),
         limiter=RateLimiter(settings.rate_limit),
         key_bytes=base64.b64decode(access_key),
     )

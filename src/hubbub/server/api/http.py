@@ -207,6 +207,10 @@ class Cursor(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """id of the last thread on the previous page"""
     s: _Count | UnsetType = UNSET
     """sequence id of the last message on the previous page"""
+    q: str | UnsetType = UNSET
+    """search query (message search)"""
+    o: str | UnsetType = UNSET
+    """search order (message search)"""
 
 
 def page_size(request: Request, cursor: Cursor | None = None) -> int:
@@ -265,8 +269,9 @@ def read_cursor(request: Request) -> Cursor | None:
     except (ValueError, binascii.Error, msgspec.DecodeError, RecursionError) as exc:
         # msgspec.ValidationError is a DecodeError: a wrong type or an out-of-range number
         raise BadRequest("The paging token (syncState) is not valid.", target="syncState") from exc
-    if isinstance(cursor.i, str):
-        check_text(cursor.i, "syncState")
+    for field in (cursor.i, cursor.q, cursor.o):
+        if isinstance(field, str):
+            check_text(field, "syncState")
     return cursor
 
 

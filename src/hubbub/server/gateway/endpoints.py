@@ -17,12 +17,13 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from azure.core.async_paging import AsyncItemPaged
 from azure.core.exceptions import AzureError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hubbub.chat import ChatMessage, ChatParticipant, CommunicationUserIdentifier
+from hubbub.chat import ChatMessage, ChatMessageSearchResult, ChatParticipant, CommunicationUserIdentifier
 from hubbub.chat.aio import ChatThreadClient
 from hubbub.server.gateway.openapi import openapi_document
 from hubbub.server.gateway.upstream import GatewayError, Upstream, translate
@@ -31,6 +32,7 @@ from hubbub.server.tokens import bearer_token
 MAX_BODY_BYTES = 64 * 1024
 MESSAGE_TYPES = ("text", "html")
 PAGE_SIZE = 200
+SEARCH_RESULTS = 50
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 ADMIN_HEADER = "x-admin-key"
 THREAD_ID = re.compile(r"19:[A-Za-z0-9._~-]{1,256}@thread\.[A-Za-z0-9]{1,16}")
@@ -201,6 +203,16 @@ async def chat_messages(thread: ChatThreadClient, since: dt.datetime | None) -> 
     return found
 
 
+async def first_results(paged: AsyncItemPaged[ChatMessageSearchResult]) -> list[ChatMessageSearchResult]:
+    """The first `SEARCH_RESULTS` results, over as many pages as the server's page size needs."""
+    results: list[ChatMessageSearchResult] = []
+    async for result in paged:
+        results.append(result)
+        if len(results) == SEARCH_RESULTS:
+            break
+    return results
+
+
 # -- endpoints -------------------------------------------------------------------------------------
 
 
@@ -298,6 +310,30 @@ async def get_all_messages(request: Request, gateway: Gateway) -> dict[str, Any]
 
 
 @endpoint("GET")
+async def search_messages(request: Request, gateway: Gateway) -> dict[str, Any]:
+    """The first `SEARCH_RESULTS` messages `user_id` can read that hold every word of `q`, most
+    relevant first: in `thread_id`, or in every thread of the user when it is left out. Needs a
+    Hubbub upstream (message search is Hubbub's extension; real ACS answers 404)."""
+    values = request.query_params
+    thread_id = thread_field(values) if values.get("thread_id") else None
+    user_id = user_field(values, "user_id")
+    query = text_field(values, "q", max_length=256)
+    assert query is not None
+    token, _ = await token_of(request, gateway, user_id)
+    async with gateway.upstream.chat_client(token) as chat:
+        if thread_id is None:
+            results = await first_results(chat.search_messages(query, results_per_page=SEARCH_RESULTS))
+        else:
+            async with thread_client(gateway, token, thread_id) as thread:
+                results = await first_results(thread.search_messages(query, results_per_page=SEARCH_RESULTS))
+    return {
+        "results": [
+            {"thread_id": r.thread_id, "snippet": r.snippet, "message": message_body(r.message)} for r in results
+        ]
+    }
+
+
+@endpoint("GET")
 async def openapi(request: Request, gateway: Gateway) -> dict[str, Any]:
     return openapi_document(admin_key=gateway.admin_key is not None)
 
@@ -313,6 +349,7 @@ routes = [
     _route("/send_message", send_message),
     _route("/get_messages", get_messages),
     _route("/get_all_messages", get_all_messages),
+    _route("/search_messages", search_messages),
     _route("/gateway/identity", create_identity),
     _route("/gateway/openapi.json", openapi),
 ]

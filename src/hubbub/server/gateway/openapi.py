@@ -132,6 +132,31 @@ def openapi_document(*, admin_key: bool) -> dict[str, Any]:
             "/get_all_messages": {
                 "get": _operation("The whole conversation, oldest first", messages, params=read_params)
             },
+            "/search_messages": {
+                "get": _operation(
+                    "Messages user_id can read that hold every word of q, most relevant first (first 50)",
+                    _object(
+                        ["results"],
+                        results={
+                            "type": "array",
+                            "items": _object(
+                                ["thread_id", "snippet", "message"],
+                                thread_id=_STR,
+                                snippet={
+                                    "type": "string",
+                                    "description": "HTML-escaped text around the first match; matches in <mark>",
+                                },
+                                message={"$ref": "#/components/schemas/Message"},
+                            ),
+                        },
+                    ),
+                    params=[
+                        _query("thread_id", "The thread; every thread of the user when left out.", False),
+                        _query("user_id", "The user whose token is sent."),
+                        _query("q", "The words to search for (Hubbub's message search, docs/search.md)."),
+                    ],
+                )
+            },
         },
         "components": {
             "schemas": {"Message": _MESSAGE, "Error": _object(["error"], error=_STR)},

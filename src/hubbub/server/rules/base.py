@@ -12,7 +12,15 @@ import time
 from typing import Any
 
 from hubbub import wire
-from hubbub.server.domain import InvalidParticipant, Membership, Participant, RetentionPolicy, SystemContent, Thread
+from hubbub.server.domain import (
+    HistoryWindow,
+    InvalidParticipant,
+    Membership,
+    Participant,
+    RetentionPolicy,
+    SystemContent,
+    Thread,
+)
 from hubbub.server.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from hubbub.server.events import Event, EventBus
 from hubbub.server.settings import Limits
@@ -27,6 +35,13 @@ def now_micros() -> int:
     return time.time_ns() // 1000
 
 
+def history_window(thread_id: str, member: Membership) -> HistoryWindow:
+    """The messages a member reads: from its share-history time (or the moment it was added) until
+    its removal. The one rule for every read of messages: get, list and search (search applies it
+    in SQL over the same participants columns, `store.search._WINDOW`, for every thread at once)."""
+    return HistoryWindow(thread_id, member.visible_from, member.removed_at)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Access:
     """The thread a caller asked for and the caller's membership of it."""
@@ -35,12 +50,16 @@ class Access:
     member: Membership
 
     @property
+    def window(self) -> HistoryWindow:
+        return history_window(self.thread.id, self.member)
+
+    @property
     def visible_from(self) -> int:
-        return self.member.visible_from
+        return self.window.visible_from
 
     @property
     def visible_until(self) -> int | None:
-        return self.member.removed_at
+        return self.window.visible_until
 
 
 def _metadata_size(metadata: dict[str, str] | None) -> int:

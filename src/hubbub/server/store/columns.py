@@ -1,4 +1,5 @@
-"""The values kept as JSON text: metadata, retention policies and the content of system messages.
+"""Values stored in a form of their own: JSON text (metadata, retention policies, the content of
+system messages) and the plain text of html messages (what search indexes).
 
 Both engines store JSON as text (see `engine.py`); these functions are the only place it is written
 or read, so the store hands the layers above it decoded values (`hubbub.server.domain`). The text is
@@ -8,6 +9,7 @@ compact and keeps non-ASCII characters as they are; its keys keep the order writ
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 from typing import Any
 
 from hubbub.server.domain import Participant, RetentionPolicy, SystemContent
@@ -73,3 +75,40 @@ def load_system_content(text: str) -> SystemContent:
             for p in participants
         ),
     )
+
+
+class _TextOf(HTMLParser):
+    """Collects the text of an html fragment: tags and comments dropped, entities decoded, the
+    content of script/style left out, and a space where a tag stood (so `a<br>b` is two words)."""
+
+    _HIDDEN = frozenset({"script", "style", "template"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._HIDDEN:
+            self._hidden += 1
+        self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._HIDDEN and self._hidden:
+            self._hidden -= 1
+        self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def dump_plain_text(type: str, content: str) -> str | None:
+    """The text search indexes for an html message (its words, without markup); None for any other
+    type, whose content is indexed as it is (text) or not at all (system messages)."""
+    if type != "html":
+        return None
+    parser = _TextOf()
+    parser.feed(content)
+    parser.close()
+    return " ".join("".join(parser.parts).split())

@@ -39,6 +39,9 @@ class Row(Protocol):
 class Connection(abc.ABC):
     """What store functions run SQL against: the database (autocommit) or an open transaction."""
 
+    engine: str
+    """The engine's name, for the few store functions whose SQL differs between engines."""
+
     @abc.abstractmethod
     async def execute(self, sql: str, *args: Any) -> int:
         """Run a statement; return the number of rows it changed."""
@@ -129,13 +132,15 @@ class Database(Connection):
         async def body(tx: Connection) -> int:
             await self._lock_for_migration(tx)
             await tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            current = int(await tx.fetchval("SELECT MAX(version) FROM schema_version") or 0)
+            # Every file not yet applied, not only those past the newest: a database made between
+            # two features that took neighbouring numbers on different branches still gets both.
+            applied = {int(row[0]) for row in await tx.fetch("SELECT version FROM schema_version")}
             for version, sql in schema_files(self.engine):
-                if version > current:
+                if version not in applied:
                     await self._run_script(tx, sql)
                     await tx.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
-                    current = version
-            return current
+                    applied.add(version)
+            return max(applied, default=0)
 
         return await self.write(body)
 

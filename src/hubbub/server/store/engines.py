@@ -10,9 +10,11 @@ Everything outside the store speaks of "the embedded database" (a file in the da
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from hubbub.server.settings import Settings
+from hubbub.server.store import search
 from hubbub.server.store.engine import Database
 
 EMBEDDED_FILE = "hubbub.db"
@@ -32,6 +34,9 @@ def uses_database_server(settings: Settings) -> bool:
 def embedded_path(settings: Settings) -> Path:
     """Where the embedded database (SQLite) lives: a file in the data directory."""
     return settings.data_dir / EMBEDDED_FILE
+
+
+log = logging.getLogger("hubbub.store")
 
 
 def describe_database(settings: Settings) -> str:
@@ -65,4 +70,18 @@ async def open_database(settings: Settings, *, migrate: bool = True, create: boo
         db = await SqliteDatabase.connect(embedded_path(settings), synchronous=settings.database_synchronous)
     if migrate:
         await db.migrate()
+        await search.backfill(db, _LoggedProgress())
     return db
+
+
+class _LoggedProgress:
+    """The search backfill's progress, in the server log: at each tenth of the way."""
+
+    def __init__(self) -> None:
+        self._shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if tenth != self._shown:
+            self._shown = tenth
+            log.info("search index: %d of %d messages indexed", done, total)

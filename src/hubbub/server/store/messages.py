@@ -7,7 +7,13 @@ from typing import NamedTuple
 from hubbub.server.domain import SYSTEM_MESSAGE_TYPES, Message, SystemContent
 from hubbub.server.store import participants as participant_store
 from hubbub.server.store import threads as thread_store
-from hubbub.server.store.columns import dump_metadata, dump_system_content, load_metadata, load_system_content
+from hubbub.server.store.columns import (
+    dump_metadata,
+    dump_plain_text,
+    dump_system_content,
+    load_metadata,
+    load_system_content,
+)
 from hubbub.server.store.engine import Connection, Database, Row
 
 MESSAGE_COLUMNS = (
@@ -15,7 +21,7 @@ MESSAGE_COLUMNS = (
 )
 
 
-def _message(row: Row) -> Message:
+def message_from_row(row: Row) -> Message:
     system = row["type"] in SYSTEM_MESSAGE_TYPES
     return Message(
         id=int(row["id"]),
@@ -49,7 +55,7 @@ async def _insert_message(
     """Insert a message whose content and metadata are already in their stored form."""
     await db.execute(
         "INSERT INTO messages (thread_id, id, seq, type, sender_id, sender_display_name, content, metadata,"
-        " created_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $2)",
+        " created_at, version, plain_text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $2, $10)",
         thread_id,
         message_id,
         seq,
@@ -59,6 +65,7 @@ async def _insert_message(
         content,
         metadata,
         created_at,
+        dump_plain_text(type, content),
     )
 
 
@@ -73,15 +80,16 @@ WITH members AS (
     RETURNING last_seq, last_message_id, last_message_at
 ), inserted AS (
     INSERT INTO messages (thread_id, id, seq, type, sender_id, sender_display_name, content, metadata,
-                          created_at, version)
-    SELECT $1, last_message_id, last_seq, $5, $2, $6, $7, $8, last_message_at, last_message_id FROM slot
+                          created_at, version, plain_text)
+    SELECT $1, last_message_id, last_seq, $5, $2, $6, $7, $8, last_message_at, last_message_id, $9 FROM slot
     RETURNING id, created_at
 )
 SELECT (SELECT id FROM inserted) AS id, (SELECT created_at FROM inserted) AS created_at,
        ARRAY(SELECT user_id FROM members) AS recipients
 """
 """`send_message` on an engine with data-modifying WITH: a participant's message in one round trip.
-Parameters: thread id, sender, now in ms, now in µs, type, display name, content, metadata. The id
+Parameters: thread id, sender, now in ms, now in µs, type, display name, content, metadata, plain
+text (`dump_plain_text`). The id
 is NULL when the sender may not write (no such thread, or not an active participant)."""
 
 
@@ -140,6 +148,7 @@ async def send_message(
             sender_display_name,
             content,
             stored_metadata,
+            dump_plain_text(type, content),
         )
         row = rows[0]
         if row["id"] is None:
@@ -175,7 +184,7 @@ async def get_message(db: Connection, thread_id: str, message_id: int) -> Messag
     row = await db.fetchrow(
         f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = $1 AND id = $2", thread_id, message_id
     )
-    return None if row is None else _message(row)
+    return None if row is None else message_from_row(row)
 
 
 async def update_message(
@@ -188,22 +197,24 @@ async def update_message(
     edited_at: int,
     version: int,
 ) -> None:
+    """Replace a user message's content; its plain text (and so the search index) follows."""
     await db.execute(
-        "UPDATE messages SET content = $3, metadata = $4, edited_at = $5, version = $6"
-        " WHERE thread_id = $1 AND id = $2",
+        "UPDATE messages SET content = $3, metadata = $4, edited_at = $5, version = $6,"
+        " plain_text = CASE WHEN type = 'html' THEN $7 END WHERE thread_id = $1 AND id = $2",
         thread_id,
         message_id,
         content,
         dump_metadata(metadata),
         edited_at,
         version,
+        dump_plain_text("html", content),
     )
 
 
 async def delete_message(db: Connection, thread_id: str, message_id: int, *, deleted_at: int, version: int) -> None:
     """Soft-delete: the message stays in the list with `deletedOn` and no content."""
     await db.execute(
-        "UPDATE messages SET content = '', metadata = NULL, deleted_at = $3, version = $4"
+        "UPDATE messages SET content = '', metadata = NULL, plain_text = NULL, deleted_at = $3, version = $4"
         " WHERE thread_id = $1 AND id = $2",
         thread_id,
         message_id,
@@ -244,4 +255,4 @@ async def list_messages(
         sql += f" AND seq < ${len(args)}"
     args.append(limit)
     sql += f" ORDER BY seq DESC LIMIT ${len(args)}"
-    return [_message(row) for row in await db.fetch(sql, *args)]
+    return [message_from_row(row) for row in await db.fetch(sql, *args)]

@@ -23,6 +23,16 @@ async def get_participant(db: Connection, thread_id: str, user_id: str) -> Membe
     return None if row is None else Membership(_participant(row), int(row["visible_from"]), row["removed_at"])
 
 
+async def list_membership_threads(db: Connection, user_id: str) -> list[str]:
+    """The threads, not deleted, the user is or was a participant of."""
+    rows = await db.fetch(
+        "SELECT p.thread_id FROM participants p JOIN threads t ON t.id = p.thread_id"
+        " WHERE p.user_id = $1 AND t.deleted_at IS NULL ORDER BY p.thread_id",
+        user_id,
+    )
+    return [row[0] for row in rows]
+
+
 async def upsert_participant(db: Connection, thread_id: str, participant: Participant, *, now: int) -> None:
     """Add a participant, or re-add a removed one with a fresh history window."""
     share_history_time = participant.share_history_time

@@ -32,6 +32,8 @@ async def _end_transaction(conn: Any) -> None:
 
 
 class _PgConnection(Connection):
+    engine = "postgres"
+
     def __init__(self, conn: Any) -> None:
         self._conn = conn
 

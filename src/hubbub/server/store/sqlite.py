@@ -67,6 +67,8 @@ def drive(awaitable: Awaitable[T]) -> T:
 class _DirectConnection(Connection):
     """Runs statements right away on the calling thread; its coroutines complete without suspending."""
 
+    engine = "sqlite"
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
@@ -280,7 +282,14 @@ class SqliteDatabase(Database):
             raise Unavailable(f"Database error: {exc}") from exc
 
     async def _run_script(self, tx: Connection, sql: str) -> None:
-        code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
-        for statement in code.split(";"):
-            if statement.strip():
-                await tx.execute(statement)
+        # Statements end at a `;` that completes one (sqlite3.complete_statement), so a trigger
+        # body's inner `;` does not split it.
+        statement = ""
+        for line in sql.splitlines():
+            statement += line.split("--", 1)[0] + "\n"
+            if sqlite3.complete_statement(statement):
+                if statement.strip().strip(";").strip():
+                    await tx.execute(statement)
+                statement = ""
+        if statement.strip():
+            await tx.execute(statement)

@@ -181,6 +181,64 @@ async function openThread(threadId) {
   sendReceipt();
 }
 
+// -- search (Hubbub's extension: GET /chat/messages:search, docs/search.md) -------------------------
+
+const ENTITIES = { "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#x27;": "'", "&#39;": "'", "&amp;": "&" };
+const unescapeText = (text) => text.replace(/&(?:lt|gt|quot|#x27|#39|amp);/g, (entity) => ENTITIES[entity]);
+
+// A snippet is html-escaped text whose matched words are in <mark>...</mark>. It is never inserted
+// as HTML: the marks are split out, the rest is unescaped to plain text and added as text nodes.
+function snippetNodes(snippet) {
+  const nodes = [];
+  snippet.split(/(<mark>[\s\S]*?<\/mark>)/).forEach((part) => {
+    const marked = part.startsWith("<mark>") && part.endsWith("</mark>");
+    const text = unescapeText(marked ? part.slice(6, -7) : part);
+    if (!text) return;
+    if (marked) {
+      const mark = document.createElement("mark");
+      mark.textContent = text;
+      nodes.push(mark);
+    } else {
+      nodes.push(document.createTextNode(text));
+    }
+  });
+  return nodes;
+}
+
+function threadTopic(threadId) {
+  for (const li of $("threads").children) {
+    if (li.dataset.threadId === threadId) return li.firstChild ? li.firstChild.textContent : "";
+  }
+  return "a thread you left";
+}
+
+async function searchMessages(query) {
+  const data = await api("GET", `/chat/messages:search?maxPageSize=20&q=${encodeURIComponent(query)}`);
+  const list = $("search-results");
+  list.replaceChildren();
+  for (const result of data.value || []) {
+    const li = document.createElement("li");
+    li.dataset.threadId = result.chatThreadId;
+    li.dataset.messageId = result.message.id;
+    const meta = document.createElement("small");
+    const sender = result.message.senderDisplayName || shortId(result.message.senderCommunicationIdentifier?.rawId);
+    meta.textContent = `${sender} in ${threadTopic(result.chatThreadId)} · ${new Date(result.message.createdOn).toLocaleString()}`;
+    const text = document.createElement("div");
+    text.className = "snippet";
+    text.append(...snippetNodes(result.snippet || ""));
+    li.append(text, meta);
+    li.addEventListener("click", () => openThread(result.chatThreadId).catch((e) => toast(e.message)));
+    list.append(li);
+  }
+  if (!list.children.length) {
+    const li = document.createElement("li");
+    li.className = "none";
+    li.textContent = "No messages found.";
+    list.append(li);
+  }
+  $("search-pane").hidden = false;
+}
+
 // -- messages --------------------------------------------------------------------------------------
 
 async function loadOlder() {
@@ -534,6 +592,11 @@ document.addEventListener("DOMContentLoaded", () => {
     navigator.clipboard.writeText(link).then(() => toast("Link copied."), () => toast(link));
   });
   $("back").addEventListener("click", () => $("chat").classList.remove("in-thread"));
+  $("search").addEventListener("submit", guard(async () => {
+    const query = $("search-query").value.trim();
+    if (query) await searchMessages(query);
+  }));
+  $("search-close").addEventListener("click", () => { $("search-pane").hidden = true; });
   $("older").addEventListener("click", guard(loadOlder));
   $("messages-scroll").addEventListener("scroll", () => {
     if ($("messages-scroll").scrollTop === 0 && state.nextLink && !loadOlder.busy) {

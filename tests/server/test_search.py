@@ -164,6 +164,10 @@ def test_non_ascii_words(acs: Acs, raw: RawApi, alice: User) -> None:
     assert texts(found(raw, alice, "東京", thread_id)) == ["東京 で 会いましょう"]
     assert texts(found(raw, alice, "café", thread_id)) == []  # accents count, on every engine
     assert "<mark>Grüße</mark>" in found(raw, alice, "Grüße", thread_id)[0]["snippet"]
+    # Case folds beyond ASCII on every engine (a PostgreSQL database in the C locale too).
+    send(acs, alice, thread_id, "ÄRGER im BÜRO", "Ещё ПРИВЕТ")
+    assert texts(found(raw, alice, "ärger büro", thread_id)) == ["ÄRGER im BÜRO"]
+    assert sorted(texts(found(raw, alice, "ПрИвЕт", thread_id))) == ["Ещё ПРИВЕТ", "привет, как дела?"]
 
 
 def test_paging_with_next_link(acs: Acs, raw: RawApi, alice: User) -> None:

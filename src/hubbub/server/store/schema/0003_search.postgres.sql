@@ -1,6 +1,8 @@
 -- Message search (docs/search.md): a tsvector of the text of every live text/html message, with
 -- a GIN index. The 'simple' configuration (lower-casing, no stemming, no stop words, no
--- unaccent) indexes words of every language the same way, as the SQLite engine does.
+-- unaccent) indexes words of every language the same way, as the SQLite engine does. Its
+-- lower-casing follows the database's locale, which leaves non-ASCII letters alone in the C locale,
+-- so the text is lower-cased first with the ICU root collation (the query too, store/search.py).
 --
 -- `search_vector` is set by a BEFORE trigger, so it is written in the writing statement, on every
 -- path that writes messages (send, edit, delete); thread delete and retention delete the rows.
@@ -14,8 +16,8 @@ CREATE FUNCTION hubbub_message_search_vector() RETURNS trigger LANGUAGE plpgsql 
 BEGIN
     NEW.search_vector := CASE
         WHEN NEW.deleted_at IS NOT NULL THEN NULL
-        WHEN NEW.type = 'text' THEN to_tsvector('simple', NEW.content)
-        WHEN NEW.type = 'html' THEN to_tsvector('simple', COALESCE(NEW.plain_text, NEW.content))
+        WHEN NEW.type = 'text' THEN to_tsvector('simple', lower(NEW.content COLLATE "und-x-icu"))
+        WHEN NEW.type = 'html' THEN to_tsvector('simple', lower(COALESCE(NEW.plain_text, NEW.content) COLLATE "und-x-icu"))
     END;
     RETURN NEW;
 END

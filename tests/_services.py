@@ -9,6 +9,7 @@ on) mentions pytest.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import glob
 import os
@@ -564,6 +565,29 @@ class HubbubServer:
 
 
 ServerFactory = Callable[..., HubbubServer]
+
+
+def cluster_nodes(
+    server_factory: ServerFactory,
+    postgres_cluster: PostgresCluster,
+    redis_url: str,
+    count: int = 2,
+    env: Mapping[str, str] | None = None,
+) -> list[HubbubServer]:
+    """`count` nodes of one deployment: one new PostgreSQL database, Redis with a stream of their
+    own, and one access key (which each node is told it has), plus `env`."""
+    key = base64.b64encode(os.urandom(32)).decode()
+    shared = {
+        "HUBBUB_DATABASE_URL": postgres_cluster.create_database(),
+        "HUBBUB_REDIS_URL": redis_url,
+        "HUBBUB_ACCESS_KEY": key,
+        "HUBBUB_EVENTS_STREAM": f"hubbub:test:{uuid.uuid4().hex}",
+        **(env or {}),
+    }
+    nodes = [server_factory("sqlite", env=shared) for _ in range(count)]
+    for node in nodes:
+        node.access_key = key
+    return nodes
 
 
 @contextlib.contextmanager

@@ -61,6 +61,21 @@ LOG_LEVEL = _setting(
 )
 
 
+def _database_and_server(purpose: str) -> Callable[[_F], _F]:
+    """The options of a command that works on the database and also asks the running server:
+    --data-dir, --database-url, --host, --http-port, --https-port and --endpoint."""
+    endpoint = click.option(
+        "--endpoint", default=None, help=f"The running server, {purpose} [default: from --host and --http-port]."
+    )
+
+    def apply(command: _F) -> _F:
+        for option in (endpoint, HTTPS_PORT, HTTP_PORT, HOST, DATABASE_URL, DATA_DIR):  # bottom up
+            command = option(command)
+        return command
+
+    return apply
+
+
 def _settings(**overrides: Any) -> Settings:
     from hubbub.server.settings import settings_from_env
 
@@ -320,16 +335,7 @@ def users_create(
 
 @users.command("delete")
 @click.argument("user_id")
-@DATA_DIR
-@DATABASE_URL
-@HOST
-@HTTP_PORT
-@HTTPS_PORT
-@click.option(
-    "--endpoint",
-    default=None,
-    help="The running server, which ends the user's open streams [default: from --host and --http-port].",
-)
+@_database_and_server("which ends the user's open streams")
 @click.option("--yes", "-y", is_flag=True, help="Delete without asking for confirmation.")
 def users_delete(
     user_id: str,
@@ -585,16 +591,7 @@ def restore(archive: Path, data_dir: Path | None, force: bool) -> None:
 
 
 @main.command()
-@DATA_DIR
-@DATABASE_URL
-@HOST
-@HTTP_PORT
-@HTTPS_PORT
-@click.option(
-    "--endpoint",
-    default=None,
-    help="The running server to ask for its open event streams [default: from --host and --http-port].",
-)
+@_database_and_server("to ask for its open event streams")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def stats(
     data_dir: Path | None,

@@ -10,7 +10,6 @@ certificate (its CA is in the session's bundle, so the official SDKs trust it un
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import os
@@ -20,7 +19,6 @@ import signal
 import ssl
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,7 @@ from azure.communication.chat import ChatClient, ChatParticipant, CommunicationT
 from azure.communication.identity import CommunicationIdentityClient
 from websockets.asyncio.client import connect
 
-from _services import REPO_ROOT, HubbubServer, PostgresCluster, ServerFactory, free_port, port_open
+from _services import REPO_ROOT, HubbubServer, PostgresCluster, ServerFactory, cluster_nodes, free_port, port_open
 
 DOC = REPO_ROOT / "docs" / "deploy.md"
 NODES = ("10.0.0.11:8080", "10.0.0.12:8080")
@@ -142,18 +140,10 @@ def caddy(nodes: tuple[HubbubServer, HubbubServer], port: int, tmp: Path) -> Ite
 def nodes(
     server_factory: ServerFactory, postgres_cluster: PostgresCluster, redis_url: str
 ) -> tuple[HubbubServer, HubbubServer]:
-    key = base64.b64encode(os.urandom(32)).decode()
-    shared = {
-        "HUBBUB_DATABASE_URL": postgres_cluster.create_database(),
-        "HUBBUB_REDIS_URL": redis_url,
-        "HUBBUB_ACCESS_KEY": key,
-        "HUBBUB_EVENTS_STREAM": f"hubbub:test:{uuid.uuid4().hex}",
-        "HUBBUB_EVENTS_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
-    }
-    pair = (server_factory("sqlite", env=shared), server_factory("sqlite", env=shared))
-    for node in pair:
-        node.access_key = key
-    return pair
+    a, b = cluster_nodes(
+        server_factory, postgres_cluster, redis_url, env={"HUBBUB_EVENTS_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS)}
+    )
+    return a, b
 
 
 async def sse_frames(url: str, token: str, frames: list[dict[str, Any]], ready: asyncio.Event) -> None:

@@ -7,10 +7,7 @@ tests/events; `test_across_nodes` checks that the signaling WebSocket gets them 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
-import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -18,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from _services import HubbubServer, PostgresCluster, ServerFactory
+from _services import HubbubServer, PostgresCluster, ServerFactory, cluster_nodes
 
 from ._trouter import TrouterClient, User, identity_client, new_user, participant
 
@@ -229,17 +226,9 @@ async def test_reconnect_replays_what_was_missed(node: HubbubServer, client: tup
 @pytest.mark.redis
 async def test_across_nodes(server_factory: ServerFactory, postgres_cluster: PostgresCluster, redis_url: str) -> None:
     """A connection on node A gets what is written through node B, and closes when B revokes."""
-    key = base64.b64encode(os.urandom(32)).decode()
-    shared = {
-        "HUBBUB_DATABASE_URL": postgres_cluster.create_database(),
-        "HUBBUB_REDIS_URL": redis_url,
-        "HUBBUB_ACCESS_KEY": key,
-        "HUBBUB_EVENTS_STREAM": f"hubbub:test:{uuid.uuid4().hex}",
-        "HUBBUB_EVENTS_HEARTBEAT_SECONDS": "1",
-    }
-    node_a, node_b = (server_factory("sqlite", env=shared) for _ in range(2))
-    for node in (node_a, node_b):
-        node.access_key = key
+    node_a, node_b = cluster_nodes(
+        server_factory, postgres_cluster, redis_url, env={"HUBBUB_EVENTS_HEARTBEAT_SECONDS": "1"}
+    )
     alice, bob = new_user(node_a), new_user(node_b)
     trouter = TrouterClient(node_a, alice.token)
     socket = await trouter.connect()
@@ -266,17 +255,9 @@ async def test_reconnect_to_another_node_replays_what_was_missed(
 ) -> None:
     """The JS client that loses node A and comes back through node B (the same endpoint id) gets what
     was sent while it was away, from the Redis backlog, and nothing twice: A saved its bookmark."""
-    key = base64.b64encode(os.urandom(32)).decode()
-    shared = {
-        "HUBBUB_DATABASE_URL": postgres_cluster.create_database(),
-        "HUBBUB_REDIS_URL": redis_url,
-        "HUBBUB_ACCESS_KEY": key,
-        "HUBBUB_EVENTS_STREAM": f"hubbub:test:{uuid.uuid4().hex}",
-        "HUBBUB_EVENTS_HEARTBEAT_SECONDS": "1",
-    }
-    node_a, node_b = (server_factory("sqlite", env=shared) for _ in range(2))
-    for node in (node_a, node_b):
-        node.access_key = key
+    node_a, node_b = cluster_nodes(
+        server_factory, postgres_cluster, redis_url, env={"HUBBUB_EVENTS_HEARTBEAT_SECONDS": "1"}
+    )
     alice, bob = new_user(node_a), new_user(node_b)
     on_a = TrouterClient(node_a, alice.token)
     on_b = TrouterClient(node_b, alice.token)

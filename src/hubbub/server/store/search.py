@@ -50,7 +50,8 @@ _POSTGRES_MATCHES = f"""
 SELECT m.thread_id, m.id, m.created_at,
        CASE WHEN m.type = 'html' THEN COALESCE(m.plain_text, m.content) ELSE m.content END AS text
 FROM participants p JOIN messages m ON m.thread_id = p.thread_id
-WHERE p.user_id = $1 AND p.thread_id = ANY($2::text[]) AND m.search_vector @@ plainto_tsquery('simple', lower($3 COLLATE "und-x-icu"))
+WHERE p.user_id = $1 AND p.thread_id = ANY($2::text[])
+  AND m.search_vector @@ plainto_tsquery('simple', lower($3 COLLATE "und-x-icu"))
   AND {_WINDOW}
 ORDER BY m.created_at DESC, m.thread_id, m.id LIMIT $4 OFFSET $5
 """

@@ -73,3 +73,12 @@ def load_system_content(text: str) -> SystemContent:
             for p in participants
         ),
     )
+
+
+def dump_json(value: Any) -> str:
+    """Any other JSON value the store keeps as text (the webhook outbox and deliveries)."""
+    return _dump(value)
+
+
+def load_json(text: str) -> Any:
+    return json.loads(text)

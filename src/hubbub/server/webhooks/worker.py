@@ -1,0 +1,169 @@
+"""The delivery worker: one asyncio task per server process that empties the outbox into webhooks.
+
+Each pass: refresh the subscriptions (every poll interval), handshake the ones not yet validated,
+expand outbox rows into deliveries, and lease due deliveries into free sending slots. Sends run as
+their own tasks (at most `webhook_concurrency` at once), each bounded by the timeout, so a slow or
+dead endpoint holds a slot, never the chat API and never the other sends. Outcomes are written as
+each send ends; a send cut short by a crash or a stop is retried once its lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+import httpx
+
+from hubbub.server.settings import Settings
+from hubbub.server.store import Database
+from hubbub.server.store import outbox as outbox_store
+from hubbub.server.store import subscriptions as subscription_store
+from hubbub.server.store.outbox import Delivery
+from hubbub.server.store.subscriptions import Subscription
+from hubbub.server.webhooks import delivery, eventgrid
+from hubbub.server.webhooks.outbox import Outbox
+
+log = logging.getLogger("hubbub.webhooks")
+EXPAND_BATCH = 256
+HANDSHAKE_RETRY_SECONDS = 5.0
+
+
+def now_micros() -> int:
+    return time.time_ns() // 1000
+
+
+class DeliveryWorker:
+    def __init__(self, db: Database, outbox: Outbox, settings: Settings) -> None:
+        self._db = db
+        self._outbox = outbox
+        self._settings = settings
+        self._subscriptions: dict[str, Subscription] = {}
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._handshakes: dict[str, float] = {}
+        """Subscription name -> monotonic time of its last handshake attempt."""
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def _slots(self) -> int:
+        return self._settings.webhook_concurrency
+
+    def start(self) -> None:
+        self._client = delivery.new_client(self._settings.webhook_timeout_seconds)
+        self._task = asyncio.create_task(self._run(), name="hubbub-webhooks")
+
+    async def stop(self) -> None:
+        """Stop claiming; cut the sends in flight short (their leases expire and they are retried)."""
+        for task in [self._task, *self._inflight]:
+            if task is not None:
+                task.cancel()
+        for task in [self._task, *self._inflight]:
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def _run(self) -> None:
+        poll = self._settings.webhook_poll_seconds
+        next_refresh = 0.0
+        while True:
+            busy = False
+            try:
+                if time.monotonic() >= next_refresh:
+                    await self._refresh()
+                    next_refresh = time.monotonic() + poll
+                if self._subscriptions or self._inflight:
+                    busy = await self._pass()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("webhook delivery pass failed; retrying")
+                await asyncio.sleep(poll)
+                continue
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._outbox.wake.wait(), max(0.01, next_refresh - time.monotonic()))
+                self._outbox.wake.clear()
+
+    async def _refresh(self) -> None:
+        subs = await self._db.read(subscription_store.list_subscriptions)
+        self._subscriptions = {s.name: s for s in subs}
+        self._outbox.active = bool(subs)
+        for sub in subs:
+            last = self._handshakes.get(sub.name, 0.0)
+            if sub.validated_at is None and time.monotonic() - last >= HANDSHAKE_RETRY_SECONDS:
+                self._handshakes[sub.name] = time.monotonic()
+                self._spawn(self._validate(sub))
+
+    async def _validate(self, sub: Subscription) -> None:
+        assert self._client is not None
+        problem = await delivery.handshake(self._client, sub, self._settings.events_topic)
+        if problem is not None:
+            log.warning("event subscription %s: endpoint not validated: %s", sub.name, problem)
+            return
+        await self._db.write(lambda tx: subscription_store.mark_validated(tx, sub.name, sub.endpoint, now_micros()))
+        log.info("event subscription %s: endpoint validated", sub.name)
+        self._handshakes.pop(sub.name, None)
+        self._outbox.wake.set()
+
+    async def _pass(self) -> bool:
+        """One round of expanding and claiming; True when there is probably more to do right away."""
+        topic = self._settings.events_topic
+        now = now_micros()
+        taken = await outbox_store.expand_outbox(
+            self._db,
+            lambda rows, subs: eventgrid.fan_out(rows, subs, topic=topic, now=now),
+            now=now,
+            limit=EXPAND_BATCH,
+        )
+        free = self._slots - len(self._inflight)
+        claimed: list[Delivery] = []
+        if free > 0:
+            now = now_micros()
+            lease = int((self._settings.webhook_timeout_seconds * 2 + 5) * 1_000_000)
+            claimed = await outbox_store.claim_deliveries(self._db, now=now, lease_until=now + lease, limit=free)
+            for item in claimed:
+                self._spawn(self._send(item))
+        return taken == EXPAND_BATCH or (free > 0 and len(claimed) == free)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._inflight.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._outbox.wake.set()  # a slot is free
+        if not task.cancelled() and task.exception() is not None:
+            log.error("webhook task failed", exc_info=task.exception())
+
+    async def _send(self, item: Delivery) -> None:
+        assert self._client is not None
+        sub = self._subscriptions.get(item.subscription)
+        if sub is None:  # deleted since (its deliveries went with it) or not yet seen: look again
+            sub = await self._db.read(lambda conn: subscription_store.get_subscription(conn, item.subscription))
+            if sub is None:
+                return
+        now = now_micros()
+        expires = item.created_at + sub.ttl_minutes * 60_000_000
+        if now > expires:
+            await self._db.write(lambda tx: outbox_store.dead_letter(tx, item.id, error="TimeToLiveExceeded"))
+            return
+        outcome = await delivery.deliver(self._client, sub, item.event, item.attempts)
+        if outcome.delivered:
+            await self._db.write(lambda tx: outbox_store.delivered(tx, item.id))
+            return
+        next_at = now_micros() + int(
+            delivery.backoff_seconds(item.attempts, self._settings.webhook_retry_seconds) * 1_000_000
+        )
+        if not outcome.retry or item.attempts >= sub.max_attempts or next_at > expires:
+            reason = outcome.error if not outcome.retry else f"MaxDeliveryAttemptsOrTtl: {outcome.error}"
+            await self._db.write(lambda tx: outbox_store.dead_letter(tx, item.id, error=reason))
+            log.warning("event %s to %s dead-lettered: %s", item.event_id, sub.name, reason)
+            return
+        await self._db.write(lambda tx: outbox_store.retry_later(tx, item.id, next_at=next_at, error=outcome.error))

@@ -5,12 +5,14 @@ parses every delivery with the azure-eventgrid package (`EventGridEvent.from_dic
 `CloudEvent.from_dict`) and keeps what it parsed. The tests steer and read it over HTTP:
     POST /_control {"path": "/a", "status": 500, "count": 3}   answer 500 to the next 3 deliveries on /a
     POST /_control {"path": "/a", "handshake": false}           fail the handshake on /a
+    POST /_control {"path": "/a", "delay": 2}                   answer deliveries on /a 2 s late
     GET  /_received?path=/a                                     every event received on /a, in order
 Run: python receiver_app.py PORT
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from typing import Any
@@ -61,6 +63,8 @@ async def hook(request: Request) -> Response:
         if rule.get("handshake") is False:
             return Response(status_code=403)
         return JSONResponse({"validationResponse": event.data["validationCode"]})
+    if rule.get("delay"):
+        await asyncio.sleep(float(rule["delay"]))
     if rule.get("count", 0) > 0:
         rule["count"] -= 1
         received.setdefault(path + "#refused", []).append({"status": rule["status"]})

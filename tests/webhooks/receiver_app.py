@@ -5,7 +5,7 @@ parses every delivery with the azure-eventgrid package (`EventGridEvent.from_dic
 `CloudEvent.from_dict`) and keeps what it parsed. The tests steer and read it over HTTP:
     POST /_control {"path": "/a", "status": 500, "count": 3}   answer 500 to the next 3 deliveries on /a
     POST /_control {"path": "/a", "handshake": false}           fail the handshake on /a
-    POST /_control {"path": "/a", "delay": 2}                   answer deliveries on /a 2 s late
+    POST /_control {"path": "/a", "delay": 2, "delays": 1}      answer the next delivery on /a 2 s late
     GET  /_received?path=/a                                     every event received on /a, in order
 Run: python receiver_app.py PORT
 """
@@ -63,7 +63,8 @@ async def hook(request: Request) -> Response:
         if rule.get("handshake") is False:
             return Response(status_code=403)
         return JSONResponse({"validationResponse": event.data["validationCode"]})
-    if rule.get("delay"):
+    if rule.get("delay") and rule.get("delays", 1) > 0:
+        rule["delays"] = rule.get("delays", 1) - 1
         await asyncio.sleep(float(rule["delay"]))
     if rule.get("count", 0) > 0:
         rule["count"] -= 1

@@ -17,7 +17,16 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hubbub.server import gateway, health, signaling
-from hubbub.server.api import activity, admin, events, identities, messages, participants, threads
+from hubbub.server.api import (
+    activity,
+    admin,
+    events,
+    identities,
+    messages,
+    participants,
+    subscriptions,
+    threads,
+)
 from hubbub.server.api.cors import cors_middleware
 from hubbub.server.api.errors import EXCEPTION_HANDLERS
 from hubbub.server.api.http import json_response
@@ -102,6 +111,7 @@ def create_app(settings: Settings) -> Starlette:
         *events.routes,
         *signaling.routes,
         *admin.routes,
+        *subscriptions.routes,
         Route("/health", health_check, methods=["GET"]),
         *health.routes,
     ]

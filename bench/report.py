@@ -340,6 +340,20 @@ def results_table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         )
     if "w5" in w:
         rows.append(("W5 identity", load_row("w5", w["w5"]), "", ""))
+    if "w7" in w:
+        f = w["w7"]
+        lat, d = f["paced"]["latency_ms"], f["delivery"]
+        rows.append(
+            (
+                "W7 webhooks",
+                f"W1 {f['w1_without']['per_second']:,.0f} req/s without, {f['w1_with']['per_second']:,.0f} with one"
+                f" subscription (x{f['w1_ratio']}); delivery {d['per_second']:,.0f} events/s"
+                f" ({d['events_delivered']}/{d['events_expected']}); send->webhook p50 {lat.get('p50', 0):.1f} ms"
+                f" p99 {lat.get('p99', 0):.1f} ms",
+                "",
+                "",
+            )
+        )
     results["targets"] = targets
     return rows
 

@@ -51,6 +51,9 @@ class Scale:
     w4_threads: int = 10_000
     w4_messages: int = 1_000_000
     w5_calls: int = 3_000
+    w7_paced: int = 300
+    """W7: messages sent at `w7_paced_rate` per second to time send -> webhook."""
+    w7_paced_rate: float = 20.0
     deadline: float = 120.0
     """Upper bound in seconds for any one load loop."""
 
@@ -76,6 +79,7 @@ class Scale:
             w4_threads=1_000,
             w4_messages=100_000,
             w5_calls=300,
+            w7_paced=60,
             deadline=30.0,
         )
 

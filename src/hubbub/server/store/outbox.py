@@ -2,7 +2,8 @@
 
 A change writes one compact `event_outbox` row in its own transaction (`record`), so an event
 exists exactly when its change committed. The delivery worker then turns rows into one delivery per
-(subscription, event) (`expand_outbox`) and claims due deliveries under a lease (`claim_deliveries`):
+(subscription, event) and claims due deliveries under a lease, in one transaction per pass
+(`delivery_pass`):
 a claimed row is invisible to other claimers until its lease runs out, so with several nodes each
 delivery is attempted by one of them, and a node that dies mid-delivery leaves it to another.
 """
@@ -111,74 +112,100 @@ def _outbox_row(row: Row) -> OutboxRow:
     )
 
 
-async def expand_outbox(db: Database, expand: Expand, *, now: int, limit: int) -> int:
-    """Turn up to `limit` outbox rows into deliveries for the validated subscriptions, atomically.
+@dataclasses.dataclass(slots=True)
+class Outcomes:
+    """What the sends since the last pass ended with, written in the next pass's transaction."""
 
-    `expand` is pure (no I/O): it gets the rows and the subscriptions and returns the deliveries.
-    Returns the number of outbox rows taken.
-    """
+    delivered: list[int] = dataclasses.field(default_factory=list)
+    retry: list[tuple[int, int, str]] = dataclasses.field(default_factory=list)
+    """(delivery id, next attempt time, error)."""
+    dead: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    """(delivery id, error)."""
 
-    async def body(tx: Connection) -> int:
-        rows = await tx.fetch(
-            f"SELECT id, kind, thread_id, actor, created_at, recipients, data FROM event_outbox"
-            f" ORDER BY id LIMIT $1{db.skip_locked}",
-            limit,
+    def __bool__(self) -> bool:
+        return bool(self.delivered or self.retry or self.dead)
+
+
+async def _write_outcomes(tx: Connection, outcomes: Outcomes) -> None:
+    for start in range(0, len(outcomes.delivered), 500):
+        chunk = outcomes.delivered[start : start + 500]
+        marks = ", ".join(f"${i}" for i in range(1, len(chunk) + 1))
+        await tx.execute(f"DELETE FROM event_deliveries WHERE id IN ({marks})", *chunk)
+    if outcomes.retry:
+        await tx.executemany(
+            "UPDATE event_deliveries SET next_at = $2, lease_until = 0, last_error = $3 WHERE id = $1", outcomes.retry
         )
-        if not rows:
-            return 0
-        subscriptions = [
-            _subscription(row)
-            for row in await tx.fetch(
-                f"SELECT {SUBSCRIPTION_COLUMNS} FROM event_subscriptions WHERE validated_at IS NOT NULL"
-            )
-        ]
-        deliveries = expand([_outbox_row(row) for row in rows], subscriptions)
-        if deliveries:
-            await tx.executemany(
-                "INSERT INTO event_deliveries (subscription, event_id, event_type, event, created_at, next_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6)",
-                [(d.subscription, d.event_id, d.event_type, dump_json(d.event), d.created_at, now) for d in deliveries],
-            )
-        await tx.executemany("DELETE FROM event_outbox WHERE id = $1", [(int(row["id"]),) for row in rows])
-        return len(rows)
-
-    return await db.write(body)
-
-
-async def claim_deliveries(db: Database, *, now: int, lease_until: int, limit: int) -> list[Delivery]:
-    """Lease up to `limit` due pending deliveries (oldest first) and count the attempt."""
-    rows = await db.write(
-        lambda tx: tx.fetch(
-            "UPDATE event_deliveries SET lease_until = $2, attempts = attempts + 1 WHERE id IN ("
-            "SELECT id FROM event_deliveries WHERE status = 'pending' AND next_at <= $1 AND lease_until <= $1"
-            f" ORDER BY next_at, id LIMIT $3{db.skip_locked}) RETURNING {_DELIVERY_COLUMNS}",
-            now,
-            lease_until,
-            limit,
+    if outcomes.dead:
+        await tx.executemany(
+            "UPDATE event_deliveries SET status = 'dead', lease_until = 0, last_error = $2 WHERE id = $1",
+            outcomes.dead,
         )
+
+
+async def _expand(tx: Connection, db: Database, expand: Expand, *, now: int, limit: int) -> int:
+    rows = await tx.fetch(
+        f"SELECT id, kind, thread_id, actor, created_at, recipients, data FROM event_outbox"
+        f" ORDER BY id LIMIT $1{db.skip_locked}",
+        limit,
+    )
+    if not rows:
+        return 0
+    subscriptions = [
+        _subscription(row)
+        for row in await tx.fetch(
+            f"SELECT {SUBSCRIPTION_COLUMNS} FROM event_subscriptions WHERE validated_at IS NOT NULL"
+        )
+    ]
+    deliveries = expand([_outbox_row(row) for row in rows], subscriptions)
+    if deliveries:
+        await tx.executemany(
+            "INSERT INTO event_deliveries (subscription, event_id, event_type, event, created_at, next_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            [(d.subscription, d.event_id, d.event_type, dump_json(d.event), d.created_at, now) for d in deliveries],
+        )
+    await tx.executemany("DELETE FROM event_outbox WHERE id = $1", [(int(row["id"]),) for row in rows])
+    return len(rows)
+
+
+async def _claim(tx: Connection, db: Database, *, now: int, lease_until: int, limit: int) -> list[Delivery]:
+    rows = await tx.fetch(
+        "UPDATE event_deliveries SET lease_until = $2, attempts = attempts + 1 WHERE id IN ("
+        "SELECT id FROM event_deliveries WHERE status = 'pending' AND next_at <= $1 AND lease_until <= $1"
+        f" ORDER BY next_at, id LIMIT $3{db.skip_locked}) RETURNING {_DELIVERY_COLUMNS}",
+        now,
+        lease_until,
+        limit,
     )
     return sorted((_delivery(row) for row in rows), key=lambda d: (d.next_at, d.id))
 
 
-async def delivered(db: Connection, delivery_id: int) -> None:
-    await db.execute("DELETE FROM event_deliveries WHERE id = $1", delivery_id)
+async def delivery_pass(
+    db: Database,
+    *,
+    outcomes: Outcomes,
+    expand: Expand | None,
+    expand_limit: int,
+    claim_limit: int,
+    now: int,
+    lease_until: int,
+) -> tuple[int, list[Delivery]]:
+    """One transaction of the delivery worker: record the outcomes of finished sends, turn up to
+    `expand_limit` outbox rows into deliveries for the validated subscriptions (when `expand` is
+    given; it is pure), and lease up to `claim_limit` due deliveries, oldest first, counting the
+    attempt. Returns (outbox rows taken, deliveries leased).
+    """
 
+    async def body(tx: Connection) -> tuple[int, list[Delivery]]:
+        await _write_outcomes(tx, outcomes)
+        taken = 0 if expand is None else await _expand(tx, db, expand, now=now, limit=expand_limit)
+        claimed = [] if claim_limit <= 0 else await _claim(tx, db, now=now, lease_until=lease_until, limit=claim_limit)
+        return taken, claimed
 
-async def retry_later(db: Connection, delivery_id: int, *, next_at: int, error: str) -> None:
-    await db.execute(
-        "UPDATE event_deliveries SET next_at = $2, lease_until = 0, last_error = $3 WHERE id = $1",
-        delivery_id,
-        next_at,
-        error,
-    )
+    return await db.write(body)
 
 
 async def dead_letter(db: Connection, delivery_id: int, *, error: str) -> None:
-    await db.execute(
-        "UPDATE event_deliveries SET status = 'dead', lease_until = 0, last_error = $2 WHERE id = $1",
-        delivery_id,
-        error,
-    )
+    await _write_outcomes(db, Outcomes(dead=[(delivery_id, error)]))
 
 
 async def list_deliveries(db: Connection, subscription: str, *, limit: int = 1000) -> list[Delivery]:

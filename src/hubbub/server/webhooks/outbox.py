@@ -19,6 +19,8 @@ from hubbub.server.store import outbox as outbox_store
 class Outbox:
     def __init__(self, *, active: bool = False) -> None:
         self.active = active
+        self.pending = False
+        """A change was recorded here since the worker last looked at the outbox."""
         self.wake = asyncio.Event()
 
     async def record(
@@ -41,4 +43,5 @@ class Outbox:
     def poke(self) -> None:
         """Tell this node's delivery worker that a change committed."""
         if self.active:
+            self.pending = True
             self.wake.set()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Coroutine
@@ -22,7 +23,7 @@ from hubbub.server.settings import Settings
 from hubbub.server.store import Database
 from hubbub.server.store import outbox as outbox_store
 from hubbub.server.store import subscriptions as subscription_store
-from hubbub.server.store.outbox import Delivery
+from hubbub.server.store.outbox import Delivery, Outcomes
 from hubbub.server.store.subscriptions import Subscription
 from hubbub.server.webhooks import delivery, eventgrid
 from hubbub.server.webhooks.outbox import Outbox
@@ -45,6 +46,8 @@ class DeliveryWorker:
         self._inflight: set[asyncio.Task[None]] = set()
         self._handshakes: dict[str, float] = {}
         """Subscription name -> monotonic time of its last handshake attempt."""
+        self._outcomes = Outcomes()
+        """Finished sends not yet written: the next pass writes them (a crash before it resends them)."""
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
 
@@ -67,6 +70,11 @@ class DeliveryWorker:
                     await task
         if self._client is not None:
             await self._client.aclose()
+        if self._outcomes:  # what finished before the stop is not sent again
+            with contextlib.suppress(Exception):
+                await outbox_store.delivery_pass(
+                    self._db, outcomes=self._outcomes, expand=None, expand_limit=0, claim_limit=0, now=0, lease_until=0
+                )
 
     async def _run(self) -> None:
         poll = self._settings.webhook_poll_seconds
@@ -77,7 +85,8 @@ class DeliveryWorker:
                 if time.monotonic() >= next_refresh:
                     await self._refresh()
                     next_refresh = time.monotonic() + poll
-                if self._subscriptions or self._inflight:
+                    self._outbox.pending = True  # other nodes' changes are found by polling
+                if self._subscriptions or self._inflight or self._outcomes:
                     busy = await self._pass()
             except asyncio.CancelledError:
                 raise
@@ -112,23 +121,30 @@ class DeliveryWorker:
         self._outbox.wake.set()
 
     async def _pass(self) -> bool:
-        """One round of expanding and claiming; True when there is probably more to do right away."""
+        """One transaction: write finished sends, expand new outbox rows, lease due deliveries into
+        free slots. True when there is probably more to do right away."""
         topic = self._settings.events_topic
         now = now_micros()
-        taken = await outbox_store.expand_outbox(
-            self._db,
-            lambda rows, subs: eventgrid.fan_out(rows, subs, topic=topic, now=now),
-            now=now,
-            limit=EXPAND_BATCH,
-        )
+        expand: outbox_store.Expand | None = None
+        if self._outbox.pending:
+            self._outbox.pending = False
+            expand = functools.partial(eventgrid.fan_out, topic=topic, now=now)
+        outcomes, self._outcomes = self._outcomes, Outcomes()
         free = self._slots - len(self._inflight)
-        claimed: list[Delivery] = []
-        if free > 0:
-            now = now_micros()
-            lease = int((self._settings.webhook_timeout_seconds * 2 + 5) * 1_000_000)
-            claimed = await outbox_store.claim_deliveries(self._db, now=now, lease_until=now + lease, limit=free)
-            for item in claimed:
-                self._spawn(self._send(item))
+        lease = int((self._settings.webhook_timeout_seconds * 2 + 5) * 1_000_000)
+        taken, claimed = await outbox_store.delivery_pass(
+            self._db,
+            outcomes=outcomes,
+            expand=expand,
+            expand_limit=EXPAND_BATCH,
+            claim_limit=free,
+            now=now,
+            lease_until=now + lease,
+        )
+        for item in claimed:
+            self._spawn(self._send(item))
+        if taken == EXPAND_BATCH:
+            self._outbox.pending = True
         return taken == EXPAND_BATCH or (free > 0 and len(claimed) == free)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -138,7 +154,8 @@ class DeliveryWorker:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
-        self._outbox.wake.set()  # a slot is free
+        if len(self._inflight) <= self._slots // 2:  # refill the slots in bulk, not one pass per send
+            self._outbox.wake.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("webhook task failed", exc_info=task.exception())
 
@@ -149,21 +166,20 @@ class DeliveryWorker:
             sub = await self._db.read(lambda conn: subscription_store.get_subscription(conn, item.subscription))
             if sub is None:
                 return
-        now = now_micros()
         expires = item.created_at + sub.ttl_minutes * 60_000_000
-        if now > expires:
-            await self._db.write(lambda tx: outbox_store.dead_letter(tx, item.id, error="TimeToLiveExceeded"))
+        if now_micros() > expires:
+            self._outcomes.dead.append((item.id, "TimeToLiveExceeded"))
             return
         outcome = await delivery.deliver(self._client, sub, item.event, item.attempts)
         if outcome.delivered:
-            await self._db.write(lambda tx: outbox_store.delivered(tx, item.id))
+            self._outcomes.delivered.append(item.id)
             return
         next_at = now_micros() + int(
             delivery.backoff_seconds(item.attempts, self._settings.webhook_retry_seconds) * 1_000_000
         )
         if not outcome.retry or item.attempts >= sub.max_attempts or next_at > expires:
             reason = outcome.error if not outcome.retry else f"MaxDeliveryAttemptsOrTtl: {outcome.error}"
-            await self._db.write(lambda tx: outbox_store.dead_letter(tx, item.id, error=reason))
+            self._outcomes.dead.append((item.id, reason))
             log.warning("event %s to %s dead-lettered: %s", item.event_id, sub.name, reason)
             return
-        await self._db.write(lambda tx: outbox_store.retry_later(tx, item.id, next_at=next_at, error=outcome.error))
+        self._outcomes.retry.append((item.id, next_at, outcome.error))

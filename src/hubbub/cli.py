@@ -688,6 +688,13 @@ def _topic() -> str:
 @click.option("--subject-ends-with", default="", help="Deliver only events whose subject ends so.")
 @click.option("--max-attempts", type=click.IntRange(1, 30), default=30, show_default=True)
 @click.option("--ttl-minutes", type=click.IntRange(1, 1440), default=1440, show_default=True)
+@click.option(
+    "--max-events-per-batch",
+    type=click.IntRange(1, 5000),
+    default=1,
+    show_default=True,
+    help="Events per request at most (Event Grid's maxEventsPerBatch).",
+)
 @click.option("--secret", default=None, help="Delivery secret (default: generated; kept on update).")
 @DATA_DIR
 @DATABASE_URL
@@ -701,6 +708,7 @@ def subscriptions_create(
     subject_ends_with: str,
     max_attempts: int,
     ttl_minutes: int,
+    max_events_per_batch: int,
     secret: str | None,
     data_dir: Path | None,
     database_url: str | None,
@@ -721,6 +729,7 @@ def subscriptions_create(
             max_attempts=max_attempts,
             ttl_minutes=ttl_minutes,
             secret=secret,
+            max_events_per_batch=max_events_per_batch,
         ),
     )
     _print_subscription(sub, as_json)
@@ -736,6 +745,7 @@ def _print_subscription(sub: Any, as_json: bool) -> None:
     click.echo(f"  event types:  {', '.join(sub.event_types) if sub.event_types else 'all'}")
     click.echo(f"  subject:      begins with {sub.subject_begins_with!r}, ends with {sub.subject_ends_with!r}")
     click.echo(f"  retry policy: {sub.max_attempts} attempts, {sub.ttl_minutes} minutes")
+    click.echo(f"  batches:      at most {sub.max_events_per_batch} event(s) per request")
     click.echo(f"  validated:    {'yes' if sub.validated_at is not None else 'not yet (handshake pending)'}")
     click.echo(f"  secret:       {sub.secret} (X-Hubbub-Delivery-Secret header)")
 

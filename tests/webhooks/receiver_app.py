@@ -71,19 +71,21 @@ async def hook(request: Request) -> Response:
         received.setdefault(path + "#refused", []).append({"status": rule["status"]})
         return Response(status_code=int(rule["status"]))
     events: list[dict[str, Any]] = []
-    if request.headers.get("content-type", "").startswith("application/cloudevents+json"):
-        cloud = CloudEvent.from_dict(body)
-        events.append(
-            {
-                "schema": "cloudevents",
-                "id": cloud.id,
-                "type": cloud.type,
-                "source": cloud.source,
-                "subject": cloud.subject,
-                "time": cloud.time.isoformat() if cloud.time else None,
-                "data": cloud.data,
-            }
-        )
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/cloudevents+json", "application/cloudevents-batch+json")):
+        for item in body if isinstance(body, list) else [body]:
+            cloud = CloudEvent.from_dict(item)
+            events.append(
+                {
+                    "schema": "cloudevents",
+                    "id": cloud.id,
+                    "type": cloud.type,
+                    "source": cloud.source,
+                    "subject": cloud.subject,
+                    "time": cloud.time.isoformat() if cloud.time else None,
+                    "data": cloud.data,
+                }
+            )
     else:
         for item in body:
             grid = EventGridEvent.from_dict(item)
@@ -102,6 +104,8 @@ async def hook(request: Request) -> Response:
     for event in events:
         event["headers"] = _headers(request)
         event["query"] = dict(request.query_params)
+        event["batch"] = len(events)
+        event["content_type"] = content_type
         event["received_at"] = time.time()
     received.setdefault(path, []).extend(events)
     return Response(status_code=200)

@@ -32,6 +32,7 @@ async def test_create_through_the_api_and_receive(hub: HubbubServer, raw: RawApi
                 "endpointType": "WebHook",
                 "properties": {
                     "endpointUrl": endpoint,
+                    "maxEventsPerBatch": 5,
                     "deliveryAttributeMappings": [
                         {
                             "name": "X-Hubbub-Delivery-Secret",
@@ -50,6 +51,7 @@ async def test_create_through_the_api_and_receive(hub: HubbubServer, raw: RawApi
     assert created.status_code == 201, created.text
     props = created.json()["properties"]
     assert props["retryPolicy"] == {"maxDeliveryAttempts": 10, "eventTimeToLiveInMinutes": 30}
+    assert props["destination"]["properties"]["maxEventsPerBatch"] == 5
     assert props["filter"]["includedEventTypes"] == ["Microsoft.Communication.ChatMessageReceivedInThread"]
     listed = raw.identity("GET", BASE, api_version=ARM_VERSION).json()["value"]
     assert [s["name"] for s in listed] == [f"arm-{hub.engine}"]
@@ -64,6 +66,7 @@ async def test_create_through_the_api_and_receive(hub: HubbubServer, raw: RawApi
     events = receiver.wait_for("/arm-hook-" + hub.engine, 1)
     assert [e["data"]["messageId"] for e in events] == [message_id]
     assert events[0]["schema"] == "cloudevents"
+    assert events[0]["content_type"].startswith("application/cloudevents-batch+json")  # batching on
     assert events[0]["headers"]["x-hubbub-delivery-secret"] == "let-me-in"
     assert raw.identity("GET", f"{BASE}/arm-{hub.engine}/deliveries", api_version=ARM_VERSION).json() == {"value": []}
     assert raw.identity("DELETE", f"{BASE}/arm-{hub.engine}", api_version=ARM_VERSION).status_code == 200

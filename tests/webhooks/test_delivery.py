@@ -7,11 +7,13 @@ import time
 import uuid
 from typing import Any
 
-from _services import HubbubServer
+import pytest
+
+from _services import HubbubServer, ServerFactory
 from events._clients import new_user
 
 from ._receiver import Receiver
-from .conftest import Subscribe, data_args, wait_validated
+from .conftest import FAST, Subscribe, data_args, wait_validated
 
 IN_THREAD = "Microsoft.Communication.ChatMessageReceivedInThread"
 
@@ -155,3 +157,25 @@ def test_the_cli_manages_subscriptions(hub: HubbubServer, receiver: Receiver) ->
     hub.cli("subscriptions", "delete", "listed", *data_args(hub))
     assert "listed" not in hub.cli("subscriptions", "list", *data_args(hub)).stdout
     assert hub.cli("subscriptions", "show", "listed", *data_args(hub), check=False).returncode != 0
+
+
+@pytest.mark.parametrize("schema", ["eventgrid", "cloudevents"])
+async def test_batches_up_to_max_events_per_batch(
+    server_factory: ServerFactory, engine: str, receiver: Receiver, subscribe: Subscribe, schema: str
+) -> None:
+    """With one send slot busy on a slow first request, the next events leave in one batch."""
+    hub = server_factory(engine, env={**FAST, "HUBBUB_WEBHOOK_CONCURRENCY": "1"})
+    path = subscribe(hub, "--event-types", IN_THREAD, "--max-events-per-batch", "10", schema=schema)
+    receiver.control(path, delay=1.5, delays=1)
+    alice, bob = new_user(hub), new_user(hub)
+    thread = await alice.create_thread(bob)
+    sent = [await alice.send(thread, "first")]
+    time.sleep(0.3)
+    sent += [await alice.send(thread, f"queued {i}") for i in range(10)]
+    events = receiver.wait_for(path, len(sent))
+    assert [e["data"]["messageId"] for e in events] == sent  # one slot: in order
+    assert [e["batch"] for e in events] == [1] + [10] * 10
+    if schema == "cloudevents":
+        assert events[-1]["content_type"].startswith("application/cloudevents-batch+json")
+    await alice.aclose()
+    await bob.aclose()

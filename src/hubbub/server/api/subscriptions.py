@@ -42,6 +42,7 @@ class _Mapping(msgspec.Struct, omit_defaults=True):
 
 class _DestinationProperties(msgspec.Struct, rename="camel", omit_defaults=True):
     endpoint_url: str | None = None
+    max_events_per_batch: int = 1
     delivery_attribute_mappings: list[_Mapping] = []
 
 
@@ -106,6 +107,7 @@ async def put_subscription(request: Request) -> Response:
         max_attempts=props.retry_policy.max_delivery_attempts,
         ttl_minutes=props.retry_policy.event_time_to_live_in_minutes,
         secret=_secret(destination),
+        max_events_per_batch=destination.properties.max_events_per_batch,
     )
     service = service_of(request)
     service.outbox.active = True  # record from now on; the worker handshakes at its next poll

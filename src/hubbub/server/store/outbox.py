@@ -121,9 +121,11 @@ class Outcomes:
     """(delivery id, next attempt time, error)."""
     dead: list[tuple[int, str]] = dataclasses.field(default_factory=list)
     """(delivery id, error)."""
+    released: list[int] = dataclasses.field(default_factory=list)
+    """Leased but not sent (no free slot): due again at once, the attempt not counted."""
 
     def __bool__(self) -> bool:
-        return bool(self.delivered or self.retry or self.dead)
+        return bool(self.delivered or self.retry or self.dead or self.released)
 
 
 async def _write_outcomes(tx: Connection, outcomes: Outcomes) -> None:
@@ -139,6 +141,11 @@ async def _write_outcomes(tx: Connection, outcomes: Outcomes) -> None:
         await tx.executemany(
             "UPDATE event_deliveries SET status = 'dead', lease_until = 0, last_error = $2 WHERE id = $1",
             outcomes.dead,
+        )
+    if outcomes.released:
+        await tx.executemany(
+            "UPDATE event_deliveries SET lease_until = 0, attempts = attempts - 1 WHERE id = $1",
+            [(i,) for i in outcomes.released],
         )
 
 

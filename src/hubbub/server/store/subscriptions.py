@@ -9,7 +9,7 @@ from hubbub.server.store.engine import Connection, Row
 
 SUBSCRIPTION_COLUMNS = (
     "name, endpoint, delivery_schema, event_types, subject_begins_with, subject_ends_with, max_attempts,"
-    " ttl_minutes, secret, validated_at, created_at"
+    " ttl_minutes, secret, validated_at, created_at, max_events_per_batch"
 )
 
 
@@ -28,6 +28,8 @@ class Subscription:
     secret: str
     validated_at: int | None
     created_at: int
+    max_events_per_batch: int = 1
+    """Events per request, at most (Event Grid's `maxEventsPerBatch`; 1 by default, as there)."""
 
 
 def _subscription(row: Row) -> Subscription:
@@ -44,6 +46,7 @@ def _subscription(row: Row) -> Subscription:
         secret=row["secret"],
         validated_at=row["validated_at"],
         created_at=int(row["created_at"]),
+        max_events_per_batch=int(row["max_events_per_batch"]),
     )
 
 
@@ -51,9 +54,10 @@ async def put_subscription(db: Connection, sub: Subscription) -> None:
     """Create or replace a subscription. A new endpoint or schema must validate again."""
     await db.execute(
         f"INSERT INTO event_subscriptions ({SUBSCRIPTION_COLUMNS})"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         " ON CONFLICT (name) DO UPDATE SET endpoint = $2, delivery_schema = $3, event_types = $4,"
         " subject_begins_with = $5, subject_ends_with = $6, max_attempts = $7, ttl_minutes = $8, secret = $9,"
+        " max_events_per_batch = $12,"
         " validated_at = CASE WHEN event_subscriptions.endpoint = $2 AND event_subscriptions.delivery_schema = $3"
         " THEN event_subscriptions.validated_at ELSE NULL END",
         sub.name,
@@ -67,6 +71,7 @@ async def put_subscription(db: Connection, sub: Subscription) -> None:
         sub.secret,
         sub.validated_at,
         sub.created_at,
+        sub.max_events_per_batch,
     )
 
 

@@ -64,15 +64,19 @@ def _headers(sub: Subscription, event_type: str) -> dict[str, str]:
     }
 
 
-def request_for(sub: Subscription, event: dict[str, Any], attempt: int) -> tuple[bytes, dict[str, str]]:
-    """The body and headers of one delivery: an array of one event, or one structured CloudEvent."""
+def request_for(sub: Subscription, events: list[dict[str, Any]], attempt: int) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one delivery: an array of events (Event Grid schema), one structured
+    CloudEvent, or, for a subscription that batches, a CloudEvents batch (a JSON array)."""
     headers = _headers(sub, "Notification") | {"aeg-delivery-count": str(max(0, attempt - 1))}
-    if sub.delivery_schema == CLOUD_EVENT_SCHEMA:
-        body = json.dumps(cloud_event(event), ensure_ascii=False).encode()
+    if sub.delivery_schema != CLOUD_EVENT_SCHEMA:
+        body = json.dumps(events, ensure_ascii=False).encode()
+        headers["Content-Type"] = "application/json; charset=utf-8"
+    elif sub.max_events_per_batch == 1:
+        body = json.dumps(cloud_event(events[0]), ensure_ascii=False).encode()
         headers["Content-Type"] = "application/cloudevents+json; charset=utf-8"
     else:
-        body = json.dumps([event], ensure_ascii=False).encode()
-        headers["Content-Type"] = "application/json; charset=utf-8"
+        body = json.dumps([cloud_event(e) for e in events], ensure_ascii=False).encode()
+        headers["Content-Type"] = "application/cloudevents-batch+json; charset=utf-8"
     return body, headers
 
 
@@ -82,8 +86,8 @@ def _failure(status: int) -> Outcome:
     return Outcome(False, status not in NO_RETRY, f"HTTP {status}")
 
 
-async def deliver(client: httpx.AsyncClient, sub: Subscription, event: dict[str, Any], attempt: int) -> Outcome:
-    body, headers = request_for(sub, event, attempt)
+async def deliver(client: httpx.AsyncClient, sub: Subscription, events: list[dict[str, Any]], attempt: int) -> Outcome:
+    body, headers = request_for(sub, events, attempt)
     try:
         response = await client.post(sub.endpoint, content=body, headers=headers)
     except httpx.HTTPError as exc:

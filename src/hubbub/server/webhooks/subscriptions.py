@@ -78,6 +78,7 @@ class SubscriptionService:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         ttl_minutes: int = DEFAULT_TTL_MINUTES,
         secret: str | None = None,
+        max_events_per_batch: int = 1,
     ) -> Subscription:
         """Create or replace a subscription; a new endpoint or schema must pass the handshake again."""
         if not _NAME.match(name):
@@ -86,6 +87,8 @@ class SubscriptionService:
             raise BadRequest("maxDeliveryAttempts must be between 1 and 30.", target="maxDeliveryAttempts")
         if not 1 <= ttl_minutes <= 1440:
             raise BadRequest("eventTimeToLiveInMinutes must be between 1 and 1440.", target="eventTimeToLiveInMinutes")
+        if not 1 <= max_events_per_batch <= 5000:
+            raise BadRequest("maxEventsPerBatch must be between 1 and 5000.", target="maxEventsPerBatch")
         sub = Subscription(
             name=name,
             endpoint=check_endpoint(endpoint),
@@ -98,6 +101,7 @@ class SubscriptionService:
             secret=secret or secrets.token_urlsafe(32),
             validated_at=None,
             created_at=time.time_ns() // 1000,
+            max_events_per_batch=max_events_per_batch,
         )
 
         async def body(tx: Connection) -> Subscription:
@@ -154,6 +158,7 @@ def to_arm(sub: Subscription, topic: str) -> dict[str, Any]:
                 "endpointType": "WebHook",
                 "properties": {
                     "endpointUrl": sub.endpoint,
+                    "maxEventsPerBatch": sub.max_events_per_batch,
                     "endpointBaseUrl": urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, parsed.path, "", "")),
                     "deliveryAttributeMappings": [
                         {

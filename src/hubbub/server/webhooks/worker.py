@@ -31,6 +31,8 @@ from hubbub.server.webhooks.outbox import Outbox
 log = logging.getLogger("hubbub.webhooks")
 EXPAND_BATCH = 256
 HANDSHAKE_RETRY_SECONDS = 5.0
+MAX_CLAIM = 1000
+"""Deliveries leased in one pass, at most (batching subscriptions take up to a batch per slot)."""
 
 
 def now_micros() -> int:
@@ -131,21 +133,39 @@ class DeliveryWorker:
             expand = functools.partial(eventgrid.fan_out, topic=topic, now=now)
         outcomes, self._outcomes = self._outcomes, Outcomes()
         free = self._slots - len(self._inflight)
+        widest = max((s.max_events_per_batch for s in self._subscriptions.values()), default=1)
+        limit = 0 if free <= 0 else min(free * widest, MAX_CLAIM)
         lease = int((self._settings.webhook_timeout_seconds * 2 + 5) * 1_000_000)
         taken, claimed = await outbox_store.delivery_pass(
             self._db,
             outcomes=outcomes,
             expand=expand,
             expand_limit=EXPAND_BATCH,
-            claim_limit=free,
+            claim_limit=limit,
             now=now,
             lease_until=now + lease,
         )
-        for item in claimed:
-            self._spawn(self._send(item))
+        batches = self._batches(claimed)
+        for batch in batches[:free]:
+            self._spawn(self._send(batch))
+        for batch in batches[free:]:  # no slot for them: give them back rather than hold their lease
+            self._outcomes.released.extend(item.id for item in batch)
         if taken == EXPAND_BATCH:
             self._outbox.pending = True
-        return taken == EXPAND_BATCH or (free > 0 and len(claimed) == free)
+        return taken == EXPAND_BATCH or (limit > 0 and len(claimed) == limit)
+
+    def _batches(self, claimed: list[Delivery]) -> list[list[Delivery]]:
+        """Claimed deliveries as requests: per subscription, in order, at most its batch size each."""
+        by_subscription: dict[str, list[Delivery]] = {}
+        for item in claimed:
+            by_subscription.setdefault(item.subscription, []).append(item)
+        batches: list[list[Delivery]] = []
+        for name, items in by_subscription.items():
+            sub = self._subscriptions.get(name)
+            size = 1 if sub is None else sub.max_events_per_batch
+            batches.extend(items[i : i + size] for i in range(0, len(items), size))
+        batches.sort(key=lambda batch: (batch[0].next_at, batch[0].id))
+        return batches
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -159,27 +179,30 @@ class DeliveryWorker:
         if not task.cancelled() and task.exception() is not None:
             log.error("webhook task failed", exc_info=task.exception())
 
-    async def _send(self, item: Delivery) -> None:
+    async def _send(self, batch: list[Delivery]) -> None:
         assert self._client is not None
-        sub = self._subscriptions.get(item.subscription)
+        name = batch[0].subscription
+        sub = self._subscriptions.get(name)
         if sub is None:  # deleted since (its deliveries went with it) or not yet seen: look again
-            sub = await self._db.read(lambda conn: subscription_store.get_subscription(conn, item.subscription))
+            sub = await self._db.read(lambda conn: subscription_store.get_subscription(conn, name))
             if sub is None:
                 return
-        expires = item.created_at + sub.ttl_minutes * 60_000_000
-        if now_micros() > expires:
-            self._outcomes.dead.append((item.id, "TimeToLiveExceeded"))
+        ttl = sub.ttl_minutes * 60_000_000
+        now = now_micros()
+        live = [item for item in batch if now <= item.created_at + ttl]
+        self._outcomes.dead.extend((item.id, "TimeToLiveExceeded") for item in batch if item not in live)
+        if not live:
             return
-        outcome = await delivery.deliver(self._client, sub, item.event, item.attempts)
+        attempt = max(item.attempts for item in live)
+        outcome = await delivery.deliver(self._client, sub, [item.event for item in live], attempt)
         if outcome.delivered:
-            self._outcomes.delivered.append(item.id)
+            self._outcomes.delivered.extend(item.id for item in live)
             return
-        next_at = now_micros() + int(
-            delivery.backoff_seconds(item.attempts, self._settings.webhook_retry_seconds) * 1_000_000
-        )
-        if not outcome.retry or item.attempts >= sub.max_attempts or next_at > expires:
-            reason = outcome.error if not outcome.retry else f"MaxDeliveryAttemptsOrTtl: {outcome.error}"
-            self._outcomes.dead.append((item.id, reason))
-            log.warning("event %s to %s dead-lettered: %s", item.event_id, sub.name, reason)
-            return
-        self._outcomes.retry.append((item.id, next_at, outcome.error))
+        next_at = now_micros() + int(delivery.backoff_seconds(attempt, self._settings.webhook_retry_seconds) * 1e6)
+        for item in live:
+            if not outcome.retry or item.attempts >= sub.max_attempts or next_at > item.created_at + ttl:
+                reason = outcome.error if not outcome.retry else f"MaxDeliveryAttemptsOrTtl: {outcome.error}"
+                self._outcomes.dead.append((item.id, reason))
+                log.warning("event %s to %s dead-lettered: %s", item.event_id, sub.name, reason)
+            else:
+                self._outcomes.retry.append((item.id, next_at, outcome.error))

@@ -10,6 +10,7 @@ CREATE TABLE event_subscriptions (
     subject_ends_with   TEXT NOT NULL DEFAULT '',
     max_attempts        INTEGER NOT NULL,
     ttl_minutes         INTEGER NOT NULL,
+    max_events_per_batch INTEGER NOT NULL DEFAULT 1,  -- events per request (Event Grid's maxEventsPerBatch)
     secret              TEXT NOT NULL,            -- sent with every delivery for the receiver to check
     validated_at        BIGINT,                   -- NULL until the endpoint answered the handshake
     created_at          BIGINT NOT NULL

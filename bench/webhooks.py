@@ -11,6 +11,7 @@ Phases, on one server:
 3. Paced: `w7_paced` messages at `w7_paced_rate`/s; latency = webhook receipt minus the send's start.
 4. W1 again with the subscription active; then the delivery rate: events received per second from
    the first send of the phase to the last receipt (bounded by the deadline).
+5. The same with `maxEventsPerBatch` 20 (several waiting events share a request).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bench.workloads import Progress, Scale, Target, create_threads, create_user
 
 IN_THREAD = "Microsoft.Communication.ChatMessageReceivedInThread"
 NAME = "bench-w7"
+BATCH = 20
 _MARKER = re.compile(r"w7m:(\d+)")
 
 
@@ -56,13 +58,16 @@ class _Receiver:
         return web.Response(status=200)
 
 
-async def _subscribe(target: Target, endpoint: str) -> None:
+async def _subscribe(target: Target, endpoint: str, batch: int = 1) -> None:
     conn = Connection(target.host, target.port)
     path = f"/providers/Microsoft.EventGrid/eventSubscriptions/{NAME}"
     body = json.dumps(
         {
             "properties": {
-                "destination": {"endpointType": "WebHook", "properties": {"endpointUrl": endpoint}},
+                "destination": {
+                    "endpointType": "WebHook",
+                    "properties": {"endpointUrl": endpoint, "maxEventsPerBatch": batch},
+                },
                 "filter": {"includedEventTypes": [IN_THREAD]},
             }
         }
@@ -109,6 +114,27 @@ async def _paced(target: Target, scale: Scale, receiver: _Receiver, progress: Pr
     }
 
 
+async def _load(
+    target: Target, scale: Scale, receiver: _Receiver, progress: Progress, label: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """W1 with the subscription; then wait for its events: (W1 figures, delivery figures)."""
+    before = receiver.count
+    started = time.perf_counter()
+    figures = await send_throughput(target, scale, progress, f"W7 W1 ({label})")
+    sent = figures["requests"] + figures.get("warmup_requests", 0)
+    sends_done = time.perf_counter()
+    deadline = sends_done + scale.deadline
+    while receiver.count - before < sent and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
+    delivered = receiver.count - before
+    return figures, {
+        "events_expected": sent,
+        "events_delivered": delivered,
+        "per_second": round(delivered / max(1e-9, receiver.last - started), 1),
+        "drain_after_sends_s": round(max(0.0, receiver.last - sends_done), 2),
+    }
+
+
 async def webhooks(target: Target, scale: Scale, progress: Progress) -> dict[str, Any]:
     from aiohttp import web
 
@@ -125,24 +151,13 @@ async def webhooks(target: Target, scale: Scale, progress: Progress) -> dict[str
     try:
         await _subscribe(target, f"http://127.0.0.1:{port}/events")
         result["paced"] = await _paced(target, scale, receiver, progress)
-        before = receiver.count
-        started = time.perf_counter()
-        result["w1_with"] = await send_throughput(target, scale, progress, "W7 W1 (one subscription)")
-        sent = result["w1_with"]["requests"] + result["w1_with"].get("warmup_requests", 0)
-        sends_done = time.perf_counter()
-        deadline = sends_done + scale.deadline
-        while receiver.count - before < sent and time.perf_counter() < deadline:
-            await asyncio.sleep(0.05)
-        delivered = receiver.count - before
-        span = max(1e-9, receiver.last - started)
-        result["delivery"] = {
-            "events_expected": sent,
-            "events_delivered": delivered,
-            "per_second": round(delivered / span, 1),
-            "drain_after_sends_s": round(max(0.0, receiver.last - sends_done), 2),
-        }
+        result["w1_with"], result["delivery"] = await _load(target, scale, receiver, progress, "one subscription")
         without = result["w1_without"]["per_second"]
         result["w1_ratio"] = round(result["w1_with"]["per_second"] / without, 3) if without else None
+        await _subscribe(target, f"http://127.0.0.1:{port}/events", batch=BATCH)
+        result["w1_with_batched"], result["delivery_batched"] = await _load(
+            target, scale, receiver, progress, f"maxEventsPerBatch {BATCH}"
+        )
     finally:
         await runner.cleanup()
     return result

@@ -37,8 +37,8 @@ class NewDelivery:
     subscription: str
     event_id: str
     event_type: str
-    event: dict[str, Any]
-    """The event in the Event Grid schema; CloudEvents are rendered from it when sent."""
+    event: str
+    """The event as JSON text, in the subscription's schema: sent as it is."""
     created_at: int
 
 
@@ -48,7 +48,8 @@ class Delivery:
     subscription: str
     event_id: str
     event_type: str
-    event: dict[str, Any]
+    event: str
+    """JSON text, in the subscription's schema."""
     created_at: int
     status: str
     """`pending` (not yet delivered; `attempts` > 0 once it failed) or `dead` (dead-lettered)."""
@@ -68,7 +69,7 @@ def _delivery(row: Row) -> Delivery:
         subscription=row["subscription"],
         event_id=row["event_id"],
         event_type=row["event_type"],
-        event=load_json(row["event"]),
+        event=row["event"],
         created_at=int(row["created_at"]),
         status=row["status"],
         attempts=int(row["attempts"]),
@@ -168,7 +169,7 @@ async def _expand(tx: Connection, db: Database, expand: Expand, *, now: int, lim
         await tx.executemany(
             "INSERT INTO event_deliveries (subscription, event_id, event_type, event, created_at, next_at)"
             " VALUES ($1, $2, $3, $4, $5, $6)",
-            [(d.subscription, d.event_id, d.event_type, dump_json(d.event), d.created_at, now) for d in deliveries],
+            [(d.subscription, d.event_id, d.event_type, d.event, d.created_at, now) for d in deliveries],
         )
     await tx.executemany("DELETE FROM event_outbox WHERE id = $1", [(int(row["id"]),) for row in rows])
     return len(rows)

@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
+
 from hubbub import wire
 from hubbub.server.store.outbox import NewDelivery, OutboxRow
 from hubbub.server.store.subscriptions import Subscription
@@ -37,6 +39,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
         "participantremoved",
     ),
 }
+_encoder = msgspec.json.Encoder()
 EVENT_TYPES = tuple(PREFIX + name for levels in KINDS.values() for name in levels[:2])
 """Every event type Hubbub publishes, prefixed."""
 
@@ -170,16 +173,26 @@ def matches(sub: Subscription, event_type: str, subject: str) -> bool:
 
 
 def fan_out(rows: list[OutboxRow], subscriptions: list[Subscription], *, topic: str, now: int) -> list[NewDelivery]:
-    """Every (subscription, event) pair the filters let through; the same event keeps its id everywhere."""
+    """Every (subscription, event) pair the filters let through, each event rendered once per schema
+    as the JSON text it is sent as; the same event keeps its id everywhere."""
     deliveries: list[NewDelivery] = []
     if not subscriptions:
         return deliveries
     for row in rows:
         for built in build_events(row, topic):
+            texts: dict[str, str] = {}
             for sub in subscriptions:
                 if matches(sub, built.event_type, built.event["subject"]):
-                    deliveries.append(NewDelivery(sub.name, built.event["id"], built.event_type, built.event, now))
+                    text = texts.get(sub.delivery_schema)
+                    if text is None:
+                        text = texts[sub.delivery_schema] = render(built.event, sub.delivery_schema)
+                    deliveries.append(NewDelivery(sub.name, built.event["id"], built.event_type, text, now))
     return deliveries
+
+
+def render(event: dict[str, Any], schema: str) -> str:
+    """An event as the JSON text of one element of a delivery in `schema`."""
+    return _encoder.encode(cloud_event(event) if schema == CLOUD_EVENT_SCHEMA else event).decode()
 
 
 def cloud_event(event: dict[str, Any]) -> dict[str, Any]:

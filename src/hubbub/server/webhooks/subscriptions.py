@@ -8,6 +8,7 @@ The CLI (`hubbub subscriptions ...`) and the HTTP API (`api/subscriptions.py`) b
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import secrets
 import time
@@ -188,7 +189,7 @@ def delivery_view(item: Delivery) -> dict[str, Any]:
         "id": item.id,
         "eventId": item.event_id,
         "eventType": item.event_type,
-        "subject": item.event.get("subject"),
+        "subject": json.loads(item.event).get("subject"),
         "state": state,
         "attempts": item.attempts,
         "nextAttemptAt": item.next_at,

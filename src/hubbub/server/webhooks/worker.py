@@ -31,6 +31,8 @@ from hubbub.server.webhooks.outbox import Outbox
 log = logging.getLogger("hubbub.webhooks")
 EXPAND_BATCH = 256
 HANDSHAKE_RETRY_SECONDS = 5.0
+PASS_GAP_SECONDS = 0.005
+"""The shortest time between two passes (see `_run`)."""
 MAX_CLAIM = 1000
 """Deliveries leased in one pass, at most (batching subscriptions take up to a batch per slot)."""
 
@@ -100,6 +102,10 @@ class DeliveryWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._outbox.wake.wait(), max(0.01, next_refresh - time.monotonic()))
                 self._outbox.wake.clear()
+            # Under load the sends poke the worker all the time: at most one pass per gap lets each
+            # pass take the changes of a few milliseconds in one transaction (PostgreSQL: about a
+            # third less CPU per send with a subscription, W7).
+            await asyncio.sleep(PASS_GAP_SECONDS)
 
     async def _refresh(self) -> None:
         subs = await self._db.read(subscription_store.list_subscriptions)

@@ -125,3 +125,23 @@ async def test_a_node_that_dies_mid_delivery_leaves_the_event_to_another(
     assert [e["data"]["messageId"] for e in retried] == [message_id], events
     await alice.aclose()
     await bob.aclose()
+
+
+@pytest.mark.postgres
+async def test_an_api_node_without_delivery_still_records_for_the_others(
+    server_factory: ServerFactory, postgres_cluster: PostgresCluster, receiver: Receiver, subscribe: Subscribe
+) -> None:
+    """HUBBUB_WEBHOOKS=false: the node writes the outbox (it follows the subscriptions); another delivers."""
+    api_node, delivering = _shared_nodes(server_factory, postgres_cluster)
+    api_node.extra_env["HUBBUB_WEBHOOKS"] = "false"
+    api_node.start()
+    delivering.start()
+    path = subscribe(api_node, "--event-types", IN_THREAD)  # made after both started
+    time.sleep(0.5)  # the API node's next look at the subscriptions (poll 0.2 s)
+    alice, bob = new_user(api_node), new_user(api_node)
+    thread = await alice.create_thread(bob)
+    sent = [await alice.send(thread, f"via the API node {i}") for i in range(5)]
+    delivered = wait_for_messages(receiver, path, set(sent), timeout=30)
+    assert set(delivered) == set(sent)
+    await alice.aclose()
+    await bob.aclose()

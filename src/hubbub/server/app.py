@@ -82,8 +82,7 @@ def create_app(settings: Settings) -> Starlette:
         if settings.gateway:
             app.state.gateway = gateway.mounted_gateway(service)
         sweeper = asyncio.create_task(_retention_loop(service))
-        if settings.webhooks:
-            service.webhooks.start()
+        service.webhooks.start()  # with HUBBUB_WEBHOOKS=false it only follows the subscriptions
         # Everything loaded so far (modules, routes, caches) lives as long as the process: keep it
         # out of the garbage collector's full passes, which would otherwise walk it each time.
         gc.collect()
@@ -94,8 +93,7 @@ def create_app(settings: Settings) -> Starlette:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
-            if settings.webhooks:
-                await service.webhooks.stop()
+            await service.webhooks.stop()
             if settings.gateway:
                 await app.state.gateway.upstream.close()
             await service.bus.close()

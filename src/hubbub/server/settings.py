@@ -76,7 +76,8 @@ class Settings:
     cors_origins: str = "*"
     """Browser origins allowed to call the APIs cross-origin: `*`, or a comma-separated list."""
     webhooks: bool = True
-    """Run the webhook delivery worker in this process (docs/webhooks.md); every node may run one."""
+    """Deliver webhook events from this process (docs/webhooks.md); every node may. Off, the node
+    still records its changes in the outbox while subscriptions exist, for the others to deliver."""
     webhook_concurrency: int = 8
     """Webhook requests in flight at once per process. httpx's CPU cost per request grows with the
     connections in its pool (about 0.7 ms at 1-4, 1 ms at 8, 2 ms at 32 on the bench machine), so

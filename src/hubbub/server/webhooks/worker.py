@@ -46,6 +46,8 @@ class DeliveryWorker:
         self._db = db
         self._outbox = outbox
         self._settings = settings
+        self._delivers = settings.webhooks
+        """False (`HUBBUB_WEBHOOKS=false`): only keep `outbox.active` current; other nodes deliver."""
         self._subscriptions: dict[str, Subscription] = {}
         self._inflight: set[asyncio.Task[None]] = set()
         self._handshakes: dict[str, float] = {}
@@ -91,7 +93,7 @@ class DeliveryWorker:
                     await self._refresh()
                     next_refresh = time.monotonic() + poll
                     self._outbox.pending = True  # other nodes' changes are found by polling
-                if self._subscriptions or self._inflight or self._outcomes:
+                if self._delivers and (self._subscriptions or self._inflight or self._outcomes):
                     last_pass = time.monotonic()
                     busy = await self._pass()
             except asyncio.CancelledError:
@@ -115,7 +117,7 @@ class DeliveryWorker:
         subs = await self._db.read(subscription_store.list_subscriptions)
         self._subscriptions = {s.name: s for s in subs}
         self._outbox.active = bool(subs)
-        for sub in subs:
+        for sub in subs if self._delivers else []:
             last = self._handshakes.get(sub.name, 0.0)
             if sub.validated_at is None and time.monotonic() - last >= HANDSHAKE_RETRY_SECONDS:
                 self._handshakes[sub.name] = time.monotonic()

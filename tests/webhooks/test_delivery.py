@@ -179,3 +179,23 @@ async def test_batches_up_to_max_events_per_batch(
         assert events[-1]["content_type"].startswith("application/cloudevents-batch+json")
     await alice.aclose()
     await bob.aclose()
+
+
+async def test_a_new_subscription_gets_no_events_from_before_it(
+    server_factory: ServerFactory, engine: str, receiver: Receiver, subscribe: Subscribe
+) -> None:
+    """Changes recorded while the last subscription was being deleted never reach a later one."""
+    hub = server_factory(engine, env={**FAST, "HUBBUB_WEBHOOK_POLL_SECONDS": "3"})
+    alice, bob = new_user(hub), new_user(hub)
+    thread = await alice.create_thread(bob)
+    old = subscribe(hub, "--event-types", IN_THREAD)
+    hub.cli("subscriptions", "delete", old[1:], *data_args(hub))
+    await alice.send(thread, "while nobody listens")  # recorded: the node has not noticed yet
+    time.sleep(3.5)  # its next poll notices
+    new = subscribe(hub, "--event-types", IN_THREAD)
+    message_id = await alice.send(thread, "for the new one")
+    receiver.wait_for(new, 1)
+    time.sleep(0.5)
+    assert [e["data"]["messageId"] for e in receiver.received(new)] == [message_id]
+    await alice.aclose()
+    await bob.aclose()

@@ -172,9 +172,10 @@ def matches(sub: Subscription, event_type: str, subject: str) -> bool:
     return lowered.startswith(sub.subject_begins_with.lower()) and lowered.endswith(sub.subject_ends_with.lower())
 
 
-def fan_out(rows: list[OutboxRow], subscriptions: list[Subscription], *, topic: str, now: int) -> list[NewDelivery]:
+def fan_out(rows: list[OutboxRow], subscriptions: list[Subscription], *, topic: str) -> list[NewDelivery]:
     """Every (subscription, event) pair the filters let through, each event rendered once per schema
-    as the JSON text it is sent as; the same event keeps its id everywhere."""
+    as the JSON text it is sent as; the same event keeps its id everywhere. A delivery's time to live
+    counts from the change."""
     deliveries: list[NewDelivery] = []
     if not subscriptions:
         return deliveries
@@ -186,7 +187,7 @@ def fan_out(rows: list[OutboxRow], subscriptions: list[Subscription], *, topic: 
                     text = texts.get(sub.delivery_schema)
                     if text is None:
                         text = texts[sub.delivery_schema] = render(built.event, sub.delivery_schema)
-                    deliveries.append(NewDelivery(sub.name, built.event["id"], built.event_type, text, now))
+                    deliveries.append(NewDelivery(sub.name, built.event["id"], built.event_type, text, row.created_at))
     return deliveries
 
 

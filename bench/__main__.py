@@ -23,13 +23,13 @@ import uvloop
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench import processes, profile, report, seed, workloads
+from bench import processes, profile, report, seed, webhooks, workloads
 from bench.processes import CorePlan, Process
 from bench.workloads import Scale, Target
 
 T = TypeVar("T")
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL = ("ceilings", "w1", "w2", "w2s", "w3", "w4", "w5", "w6")
+ALL = ("ceilings", "w1", "w2", "w2s", "w3", "w4", "w5", "w6", "w7")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -214,6 +214,8 @@ def run_suite(r: Runner, results: dict[str, Any], stem: str) -> None:
             w["w2s"] = r.run(workloads.signaling_fan_out(target, r.scale, r.progress))
         if "w5" in only:
             w["w5"] = r.run(workloads.identity_throughput(target, r.scale, r.progress))
+        if "w7" in only:  # last on this server: it leaves a webhook subscription behind
+            w["w7"] = r.run(webhooks.webhooks(target, r.scale, r.progress))
         if "w3" in only:
             users = r.run(workloads.create_users(target, 1, r.progress, "W3: reader"))
             reader = users[0]

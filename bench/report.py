@@ -375,6 +375,21 @@ def results_table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     )
                 )
         targets["w6"] = {"met": all(met)}
+    if "w7" in w:
+        f = w["w7"]
+        lat, d = f["paced"]["latency_ms"], f["delivery"]
+        rows.append(
+            (
+                "W7 webhooks",
+                f"W1 {f['w1_without']['per_second']:,.0f} req/s without, {f['w1_with']['per_second']:,.0f} with one"
+                f" subscription (x{f['w1_ratio']}); delivery {d['per_second']:,.0f} events/s"
+                f" ({d['events_delivered']}/{d['events_expected']}); send->webhook p50 {lat.get('p50', 0):.1f} ms"
+                f" p99 {lat.get('p99', 0):.1f} ms; batched (20): W1 {f['w1_with_batched']['per_second']:,.0f} req/s,"
+                f" delivery {f['delivery_batched']['per_second']:,.0f} events/s",
+                "",
+                "",
+            )
+        )
     results["targets"] = targets
     return rows
 

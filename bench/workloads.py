@@ -53,6 +53,9 @@ class Scale:
     w5_calls: int = 3_000
     w6_samples: int = 200
     """W6: searches per case (rare/common word x one thread/every thread), one connection."""
+    w7_paced: int = 300
+    """W7: messages sent at `w7_paced_rate` per second to time send -> webhook."""
+    w7_paced_rate: float = 20.0
     deadline: float = 120.0
     """Upper bound in seconds for any one load loop."""
 
@@ -79,6 +82,7 @@ class Scale:
             w4_messages=100_000,
             w5_calls=300,
             w6_samples=50,
+            w7_paced=60,
             deadline=30.0,
         )
 

@@ -17,7 +17,17 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hubbub.server import gateway, health, signaling
-from hubbub.server.api import activity, admin, events, identities, messages, participants, search, threads
+from hubbub.server.api import (
+    activity,
+    admin,
+    events,
+    identities,
+    messages,
+    participants,
+    search,
+    subscriptions,
+    threads,
+)
 from hubbub.server.api.cors import cors_options
 from hubbub.server.api.errors import EXCEPTION_HANDLERS
 from hubbub.server.api.http import json_response
@@ -74,6 +84,7 @@ def create_app(settings: Settings) -> Starlette:
         if settings.gateway:
             app.state.gateway = gateway.mounted_gateway(service)
         sweeper = asyncio.create_task(_retention_loop(service))
+        service.webhooks.start()  # with HUBBUB_WEBHOOKS=false it only follows the subscriptions
         # Everything loaded so far (modules, routes, caches) lives as long as the process: keep it
         # out of the garbage collector's full passes, which would otherwise walk it each time.
         gc.collect()
@@ -84,6 +95,7 @@ def create_app(settings: Settings) -> Starlette:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await service.webhooks.stop()
             if settings.gateway:
                 await app.state.gateway.upstream.close()
             await service.bus.close()
@@ -100,6 +112,7 @@ def create_app(settings: Settings) -> Starlette:
         *events.routes,
         *signaling.routes,
         *admin.routes,
+        *subscriptions.routes,
         Route("/health", health_check, methods=["GET"]),
         *health.routes,
     ]

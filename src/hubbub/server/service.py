@@ -22,7 +22,10 @@ from hubbub.server.rules.search import SearchService
 from hubbub.server.rules.threads import ThreadService
 from hubbub.server.settings import Settings
 from hubbub.server.store import Database, open_database
+from hubbub.server.store import subscriptions as subscription_store
 from hubbub.server.tokens import TokenService
+from hubbub.server.webhooks.outbox import Outbox
+from hubbub.server.webhooks.worker import DeliveryWorker
 
 
 @dataclasses.dataclass
@@ -40,6 +43,9 @@ class Hubbub:
     search: SearchService
     limiter: RateLimiter
     key_bytes: bytes
+    outbox: Outbox
+    webhooks: DeliveryWorker
+    """Started by the app's lifespan when `settings.webhooks` is on."""
 
 
 def service_of(conn: HTTPConnection) -> Hubbub:
@@ -54,9 +60,11 @@ async def start_service(settings: Settings) -> Hubbub:
     bus = bus_for_settings(settings)
     await bus.start()
     tokens = TokenService(access_key)
+    outbox = Outbox(active=await db.read(subscription_store.count_subscriptions) > 0)
     rules: dict[str, Any] = {
         "retention_day_seconds": settings.retention_day_seconds,
         "idempotency_ttl_seconds": settings.idempotency_ttl_seconds,
+        "outbox": outbox,
     }
     return Hubbub(
         settings=settings,
@@ -70,4 +78,6 @@ async def start_service(settings: Settings) -> Hubbub:
         search=SearchService(db, bus, settings.limits, **rules),
         limiter=RateLimiter(settings.rate_limit),
         key_bytes=base64.b64decode(access_key),
+        outbox=outbox,
+        webhooks=DeliveryWorker(db, outbox, settings),
     )

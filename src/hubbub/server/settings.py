@@ -77,6 +77,24 @@ class Settings:
     """When set, creating identities through the gateway needs it in an `X-Admin-Key` header."""
     cors_origins: str = "*"
     """Browser origins allowed to call the APIs cross-origin: `*`, or a comma-separated list."""
+    webhooks: bool = True
+    """Deliver webhook events from this process (docs/webhooks.md); every node may. Off, the node
+    still records its changes in the outbox while subscriptions exist, for the others to deliver."""
+    webhook_concurrency: int = 8
+    """Webhook requests in flight at once per process. httpx's CPU cost per request grows with the
+    connections in its pool (about 0.7 ms at 1-4, 1 ms at 8, 2 ms at 32 on the bench machine), so
+    more is only worth it for slow endpoints."""
+    webhook_timeout_seconds: float = 30.0
+    """How long one webhook request (or handshake) may take before it counts as failed."""
+    webhook_retry_seconds: float = 10.0
+    """First retry delay of a failed delivery; doubles per attempt (with jitter), at most 10 minutes."""
+    webhook_poll_seconds: float = 1.0
+    """How often a node re-reads the subscriptions and looks for work committed by other nodes."""
+    events_topic: str = (
+        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/hubbub"
+        "/providers/Microsoft.Communication/communicationServices/hubbub"
+    )
+    """The `topic` (Event Grid) / `source` (CloudEvents) of the webhook events: an ACS resource id."""
     limits: Limits = dataclasses.field(default_factory=Limits)
 
     @property
@@ -114,6 +132,12 @@ _ENV_FIELDS: dict[str, str] = {
     "HUBBUB_EVENTS_HEARTBEAT_SECONDS": "events_heartbeat_seconds",
     "HUBBUB_EVENTS_QUEUE_SIZE": "events_queue_size",
     "HUBBUB_EVENTS_STREAM": "events_stream",
+    "HUBBUB_WEBHOOKS": "webhooks",
+    "HUBBUB_WEBHOOK_CONCURRENCY": "webhook_concurrency",
+    "HUBBUB_WEBHOOK_TIMEOUT_SECONDS": "webhook_timeout_seconds",
+    "HUBBUB_WEBHOOK_RETRY_SECONDS": "webhook_retry_seconds",
+    "HUBBUB_WEBHOOK_POLL_SECONDS": "webhook_poll_seconds",
+    "HUBBUB_EVENTS_TOPIC": "events_topic",
 }
 SETTINGS_ENV_VARS: dict[str, str] = {name: var for var, name in _ENV_FIELDS.items()}
 """Settings field -> its `HUBBUB_*` variable (the CLI names it in each option's help)."""

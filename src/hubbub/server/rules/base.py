@@ -29,6 +29,7 @@ from hubbub.server.store import identities as identity_store
 from hubbub.server.store import messages as message_store
 from hubbub.server.store import participants as participant_store
 from hubbub.server.store import threads as thread_store
+from hubbub.server.webhooks.outbox import Outbox
 
 
 def now_micros() -> int:
@@ -77,8 +78,11 @@ class Rules:
         *,
         retention_day_seconds: int = 86_400,
         idempotency_ttl_seconds: int = 86_400,
+        outbox: Outbox | None = None,
     ) -> None:
         self._db = db
+        self._outbox = outbox or Outbox()
+        """Webhook events: each change records its outbox row in its own transaction (`webhooks/`)."""
         self._bus = bus
         self.limits = limits
         self._day_micros = retention_day_seconds * 1_000_000
@@ -184,6 +188,11 @@ class Rules:
             await participant_store.upsert_participant(tx, thread_id, participant, now=now)
         content = SystemContent(initiator, participants=tuple(participants))
         await self._system_message(tx, thread_id, "participantAdded", content, now)
+
+    @staticmethod
+    def _participant_data(participants: list[Participant]) -> list[dict[str, Any]]:
+        """Participants as a webhook outbox row keeps them (`webhooks/eventgrid.py` reads them)."""
+        return [{"id": p.user_id, "displayName": p.display_name, "metadata": p.metadata} for p in participants]
 
     async def _publish(self, type: str, thread_id: str, recipients: list[str], data: dict[str, Any]) -> None:
         """Publish an event (its payload from `events.shapes`) to the recipients, once each."""

@@ -33,6 +33,15 @@ class MessageService(Rules):
             raise BadRequest(f"Unknown message type {type!r}; use 'text' or 'html'.", target="type")
         self._check_content(content, metadata)
         now = now_micros()
+        outbox = self._outbox
+        event_data: dict[str, object] | None = None
+        if outbox.active:
+            event_data = {
+                "type": type,
+                "senderDisplayName": sender_display_name,
+                "content": content,
+                "metadata": metadata,
+            }
         sent = await message_store.send_message(
             self._db,
             thread_id,
@@ -42,6 +51,7 @@ class MessageService(Rules):
             content=content,
             metadata=metadata,
             now=now,
+            event_data=event_data,
         )
         if sent is None:  # only a refusal takes the full check, which raises the right 404 or 403
             await self._db.read(lambda conn: self._refuse_write(conn, thread_id, caller))
@@ -56,7 +66,40 @@ class MessageService(Rules):
             metadata=metadata,
         )
         await self._publish("chatMessageReceived", thread_id, sent.recipients, event)
+        if event_data is not None:
+            outbox.poke()
         return sent.message_id
+
+    async def _record_message(
+        self,
+        tx: Connection,
+        kind: str,
+        thread_id: str,
+        message: Message,
+        recipients: list[str],
+        now: int,
+        version: int,
+        **fields: object,
+    ) -> None:
+        """The webhook outbox row of an edit or a delete (`webhooks/eventgrid.py` reads it)."""
+        assert message.sender_id is not None
+        data = {
+            "messageId": message.id,
+            "type": message.type,
+            "senderDisplayName": message.sender_display_name,
+            "composeTime": message.created_at,
+            "version": version,
+            **fields,
+        }
+        await self._outbox.record(
+            tx,
+            kind,
+            thread_id=thread_id,
+            actor=message.sender_id,
+            created_at=now,
+            recipients=recipients,
+            data=data,
+        )
 
     async def _refuse_write(self, db: Connection, thread_id: str, caller: str) -> NoReturn:
         """The fast check said no: the full check raises the right 404 or 403."""
@@ -144,10 +187,23 @@ class MessageService(Rules):
             event = ev.message_edited(
                 thread_id, message, version=version, content=new_content, metadata=new_metadata, edited_at=now
             )
-            return await participant_store.active_user_ids(tx, thread_id), event
+            recipients = await participant_store.active_user_ids(tx, thread_id)
+            await self._record_message(
+                tx,
+                "messageEdited",
+                thread_id,
+                message,
+                recipients,
+                now,
+                version,
+                content=new_content,
+                metadata=new_metadata,
+            )
+            return recipients, event
 
         edited = await self._db.write(body)
         if edited is not None:
+            self._outbox.poke()
             await self._publish("chatMessageEdited", thread_id, *edited)
 
     async def delete_message(self, thread_id: str, caller: str, message_id: str) -> None:
@@ -161,9 +217,12 @@ class MessageService(Rules):
             version = max(now // 1000, message.version + 1)
             await message_store.delete_message(tx, thread_id, message.id, deleted_at=now, version=version)
             event = ev.message_deleted(thread_id, message, version=version, deleted_at=now)
-            return await participant_store.active_user_ids(tx, thread_id), event
+            recipients = await participant_store.active_user_ids(tx, thread_id)
+            await self._record_message(tx, "messageDeleted", thread_id, message, recipients, now, version)
+            return recipients, event
 
         deleted = await self._db.write(body)
+        self._outbox.poke()
         if deleted is not None:
             await self._publish("chatMessageDeleted", thread_id, *deleted)
 

@@ -56,10 +56,21 @@ class ParticipantService(Rules):
                     f"A thread has at most {self.limits.max_participants} participants.", target="participants"
                 )
             await self._add_members(tx, thread_id, new, caller, now)
+            if new:
+                await self._outbox.record(
+                    tx,
+                    "participantAdded",
+                    thread_id=thread_id,
+                    actor=caller,
+                    created_at=now,
+                    recipients=[*current, *(p.user_id for p in new)],
+                    data={"createTime": access.thread.created_at, "participants": self._participant_data(new)},
+                )
             return invalid, new, current, access.member.display_name
 
         invalid, new, current, display_name = await self._db.write(body)
         if new:
+            self._outbox.poke()
             event = ev.participants_added(thread_id, now, participants=new, added_by=caller, added_by_name=display_name)
             await self._publish("participantsAdded", thread_id, [*current, *(p.user_id for p in new)], event)
         return invalid
@@ -78,11 +89,21 @@ class ParticipantService(Rules):
             await self._system_message(
                 tx, thread_id, "participantRemoved", SystemContent(caller, participants=(removed,)), now
             )
+            await self._outbox.record(
+                tx,
+                "participantRemoved",
+                thread_id=thread_id,
+                actor=caller,
+                created_at=now,
+                recipients=recipients,
+                data={"createTime": access.thread.created_at, "participants": self._participant_data([removed])},
+            )
             return removed, recipients, access.member.display_name
 
         result = await self._db.write(body)
         if result is None:
             return
+        self._outbox.poke()
         removed, recipients, display_name = result
         event = ev.participants_removed(
             thread_id, now, participants=[removed], removed_by=caller, removed_by_name=display_name

@@ -94,11 +94,26 @@ class ThreadService(Rules):
             )
             await self._add_members(tx, thread_id, valid, caller, now)
             await self._system_message(tx, thread_id, "topicUpdated", SystemContent(caller, topic=topic), now)
+            await self._outbox.record(
+                tx,
+                "threadCreated",
+                thread_id=thread_id,
+                actor=caller,
+                created_at=now,
+                recipients=[p.user_id for p in valid],
+                data={
+                    "createTime": now,
+                    "topic": topic,
+                    "metadata": metadata,
+                    "participants": self._participant_data(valid),
+                },
+            )
             thread = await thread_store.get_thread(tx, thread_id)
             assert thread is not None
             return CreatedThread(thread, invalid, valid)
 
         created = await self._db.write(body)
+        self._outbox.poke()
         if not created.replayed:
             valid = created.participants
             event = ev.thread_created(
@@ -160,11 +175,21 @@ class ThreadService(Rules):
             if new_topic != thread.topic:
                 await self._system_message(tx, thread_id, "topicUpdated", SystemContent(caller, topic=new_topic), now)
             recipients = await participant_store.active_user_ids(tx, thread_id)
+            await self._outbox.record(
+                tx,
+                "threadUpdated",
+                thread_id=thread_id,
+                actor=caller,
+                created_at=now,
+                recipients=recipients,
+                data={"createTime": thread.created_at, "topic": new_topic, "metadata": new_metadata},
+            )
             return _Update(new_topic, new_metadata, policy, recipients, access.member.display_name)
 
         changed = await self._db.write(body)
         if changed is None:
             return
+        self._outbox.poke()
         event = ev.thread_properties_updated(
             thread_id,
             now,
@@ -192,11 +217,21 @@ class ThreadService(Rules):
                 display_name = member.display_name
             recipients = await participant_store.active_user_ids(tx, thread_id)
             await thread_store.mark_deleted(tx, thread_id, now)
+            await self._outbox.record(
+                tx,
+                "threadDeleted",
+                thread_id=thread_id,
+                actor=caller or thread.created_by,
+                created_at=now,
+                recipients=recipients,
+                data={"createTime": thread.created_at},
+            )
             return recipients, caller or thread.created_by, display_name
 
         deleted = await self._db.write(body)
         if deleted is None:
             return
+        self._outbox.poke()
         recipients, deleted_by, display_name = deleted
         event = ev.thread_deleted(thread_id, now, deleted_by=deleted_by, deleted_by_name=display_name)
         await self._publish("chatThreadDeleted", thread_id, recipients, event)

@@ -112,3 +112,12 @@ def dump_plain_text(type: str, content: str) -> str | None:
     parser.feed(content)
     parser.close()
     return " ".join("".join(parser.parts).split())
+
+
+def dump_json(value: Any) -> str:
+    """Any other JSON value the store keeps as text (the webhook outbox and deliveries)."""
+    return _dump(value)
+
+
+def load_json(text: str) -> Any:
+    return json.loads(text)

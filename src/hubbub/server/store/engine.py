@@ -97,6 +97,10 @@ class Database(Connection):
     data_modifying_with = False
     """Whether a `WITH` clause may hold `UPDATE`/`INSERT ... RETURNING` (PostgreSQL: yes; SQLite:
     no): a use case that reads, writes and reads again can then be one statement, one round trip."""
+    skip_locked = ""
+    """Appended to a `SELECT` that picks rows to claim inside a write: on PostgreSQL `FOR UPDATE SKIP
+    LOCKED`, so concurrent claimers on several nodes take different rows; SQLite's single writer
+    already runs claims one after another."""
 
     @abc.abstractmethod
     async def close(self) -> None: ...

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from hubbub.server.domain import SYSTEM_MESSAGE_TYPES, Message, SystemContent
+from hubbub.server.store import outbox
 from hubbub.server.store import participants as participant_store
 from hubbub.server.store import threads as thread_store
 from hubbub.server.store.columns import (
+    dump_json,
     dump_metadata,
     dump_plain_text,
     dump_system_content,
@@ -92,6 +94,18 @@ Parameters: thread id, sender, now in ms, now in µs, type, display name, conten
 text (`dump_plain_text`). The id
 is NULL when the sender may not write (no such thread, or not an active participant)."""
 
+_SEND_WITH_EVENT_IN_ONE_STATEMENT = _SEND_IN_ONE_STATEMENT.replace(
+    "\nSELECT (SELECT id FROM inserted)",
+    """, recorded AS (
+    INSERT INTO event_outbox (kind, thread_id, actor, created_at, recipients, data)
+    SELECT 'messageReceived', $1, $2, created_at, (SELECT COALESCE(json_agg(user_id), '[]')::text FROM members),
+           (jsonb_build_object('messageId', id) || $10::jsonb)::text FROM inserted
+)
+SELECT (SELECT id FROM inserted)""",
+)
+"""The same, also writing the webhook outbox row (`store/outbox.py`) in the same statement; parameter 10
+is the event data without the message id, which the statement adds."""
+
 
 class SentMessage(NamedTuple):
     message_id: int
@@ -128,18 +142,21 @@ async def send_message(
     content: str,
     metadata: dict[str, str] | None,
     now: int,
+    event_data: dict[str, object] | None = None,
 ) -> SentMessage | None:
     """Store a participant's message in a live thread, atomically; None when `sender` may not write
     (no such live thread, or not an active participant), and then nothing is written.
 
     One rule on every engine: the membership check, the slot (`threads.next_message_slot`) and the
     insert commit together. Where the engine allows it that is one statement, since round trips are
-    what a send costs; otherwise one transaction.
+    what a send costs; otherwise one transaction. With `event_data` (webhook subscriptions exist) the
+    outbox row of the message (kind `messageReceived`, its data plus `messageId`) commits with it.
     """
     stored_metadata = dump_metadata(metadata)
     if db.data_modifying_with:
+        extra: tuple[object, ...] = () if event_data is None else (dump_json(event_data),)
         rows = await db.write_statement(
-            _SEND_IN_ONE_STATEMENT,
+            _SEND_IN_ONE_STATEMENT if event_data is None else _SEND_WITH_EVENT_IN_ONE_STATEMENT,
             thread_id,
             sender,
             now // 1000,
@@ -149,6 +166,7 @@ async def send_message(
             content,
             stored_metadata,
             dump_plain_text(type, content),
+            *extra,
         )
         row = rows[0]
         if row["id"] is None:
@@ -175,6 +193,16 @@ async def send_message(
             metadata=stored_metadata,
             created_at=created_at,
         )
+        if event_data is not None:
+            await outbox.record(
+                tx,
+                kind="messageReceived",
+                thread_id=thread_id,
+                actor=sender,
+                created_at=created_at,
+                recipients=recipients,
+                data={"messageId": message_id, **event_data},
+            )
         return SentMessage(message_id, created_at, recipients)
 
     return await db.write(body)

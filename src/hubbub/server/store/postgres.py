@@ -62,6 +62,7 @@ class _PgConnection(Connection):
 class PostgresDatabase(Database):
     engine = "postgres"
     data_modifying_with = True
+    skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool

@@ -155,6 +155,14 @@ def test_metrics_with_two_workers(server_factory: ServerFactory) -> None:
         assert _until(lambda: _value(_scrape(server), "hubbub_events_delivered_total") >= 1)
     assert _until(lambda: _value(_scrape(server), "hubbub_event_streams", transport="sse") == 0)
 
+    def counted(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> bool:
+        # Each worker hands its request counts to the shared files at most 0.25 s late (metrics.py).
+        return (
+            _value(samples, "hubbub_http_requests_total", operation="SendChatMessage", status="201") == 6
+            and _value(samples, "hubbub_http_requests_total", operation="ChatEventsSse", status="200") == 1
+        )
+
+    assert _until(lambda: counted(_scrape(server)))
     samples = _scrape(server)
     names = {name for name, _ in samples}
     assert _value(samples, "hubbub_http_requests_total", operation="SendChatMessage", status="201") == 6

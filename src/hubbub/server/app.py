@@ -84,6 +84,7 @@ def create_app(settings: Settings) -> Starlette:
         if settings.gateway:
             app.state.gateway = gateway.mounted_gateway(service)
         sweeper = asyncio.create_task(_retention_loop(service))
+        flusher = asyncio.create_task(metrics.flush_periodically()) if metrics is not None else None
         service.webhooks.start()  # with HUBBUB_WEBHOOKS=false it only follows the subscriptions
         # Everything loaded so far (modules, routes, caches) lives as long as the process: keep it
         # out of the garbage collector's full passes, which would otherwise walk it each time.
@@ -92,9 +93,13 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, flusher):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            if metrics is not None:
+                metrics.flush()
             await service.webhooks.stop()
             if settings.gateway:
                 await app.state.gateway.upstream.close()

@@ -10,6 +10,8 @@ Request metrics are labelled with the ACS operation name (`operations.py`), neve
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import os
 from typing import Any
 
@@ -28,6 +30,8 @@ DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 TRANSPORTS = ("sse", "websocket", "signaling")
 LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+FLUSH_SECONDS = 0.25
+"""How stale a request count may be in another worker's scrape (this worker's is always current)."""
 
 
 def multiprocess() -> bool:
@@ -120,24 +124,50 @@ class Metrics:
         self.database = _DatabaseCounters(self)
         self._request_counters: dict[tuple[str, int], Any] = {}
         self._request_durations: dict[str, Any] = {}
+        self._pending_counts: dict[tuple[str, int], int] = {}
+        self._pending_times: dict[str, list[float]] = {}
 
     def count_request(self, operation: str, status: int, seconds: float | None) -> None:
         """One answered request (`seconds`: None for an event stream, which is not timed).
 
-        The labelled children are kept here: `labels()` validates and locks on every call, which
-        was most of what metrics cost a request (W1: 10 µs of 14, measured with `bench.compare`)."""
-        counter = self._request_counters.get((operation, status))
-        if counter is None:
-            counter = self._request_counters[(operation, status)] = self.requests.labels(operation, str(status))
-        counter.inc()
+        Counted in plain dicts and handed to prometheus_client by `flush` (at each scrape, and
+        every `FLUSH_SECONDS` for the other workers' scrapes): its `inc`/`observe` validate and
+        take a lock per call, and were most of what metrics cost a request (`bench.compare --env
+        HUBBUB_METRICS=1`)."""
+        key = (operation, status)
+        self._pending_counts[key] = self._pending_counts.get(key, 0) + 1
         if seconds is not None:
+            times = self._pending_times.get(operation)
+            if times is None:
+                self._pending_times[operation] = [seconds]
+            else:
+                times.append(seconds)
+
+    def flush(self) -> None:
+        """Move the requests counted since the last flush into the prometheus_client metrics."""
+        self.observer.flush_into(self)
+        counts, self._pending_counts = self._pending_counts, {}
+        times, self._pending_times = self._pending_times, {}
+        for (operation, status), count in counts.items():
+            counter = self._request_counters.get((operation, status))
+            if counter is None:
+                counter = self._request_counters[(operation, status)] = self.requests.labels(operation, str(status))
+            counter.inc(count)
+        for operation, values in times.items():
             duration = self._request_durations.get(operation)
             if duration is None:
                 duration = self._request_durations[operation] = self.duration.labels(operation)
-            duration.observe(seconds)
+            _observe_all(duration, values)
+
+    async def flush_periodically(self) -> None:
+        """`flush` every `FLUSH_SECONDS` until cancelled (the app's lifespan runs it)."""
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            self.flush()
 
     def exposition(self) -> bytes:
         """The text format of every metric (of every worker, in multiprocess mode)."""
+        self.flush()
         if multiprocess():
             registry = CollectorRegistry()
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client leaves it untyped
@@ -145,26 +175,55 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+def _observe_all(histogram: Any, values: list[float]) -> None:
+    """`histogram.observe(v)` for every value, with one increment per bucket instead of one per value.
+
+    Uses the child's bucket values as prometheus_client 0.x lays them out (`_upper_bounds`,
+    `_buckets`, `_sum`: what its own `observe` updates); observes one by one if that ever changes.
+    """
+    bounds, buckets, total = (getattr(histogram, name, None) for name in ("_upper_bounds", "_buckets", "_sum"))
+    if not (isinstance(bounds, list) and isinstance(buckets, list) and total is not None):
+        for value in values:
+            histogram.observe(value)
+        return
+    counts: dict[int, int] = {}
+    for value in values:
+        index = bisect.bisect_left(bounds, value)
+        counts[index] = counts.get(index, 0) + 1
+    for index, count in counts.items():
+        buckets[index].inc(count)
+    total.inc(sum(values))
+
+
 class _EventCounters(HubObserver):
-    """Counts what the event hub does into the metrics."""
+    """Counts what the event hub does into the metrics: the per-event counts in plain integers that
+    `Metrics.flush` hands on (`flush_into`), the rare ones at once."""
 
     def __init__(self, metrics: Metrics) -> None:
-        self._published = metrics.published
-        self._delivered = metrics.delivered
         self._overflows = metrics.overflows
         self._bus_lag = metrics.bus_lag
+        self.pending_published = 0
+        self.pending_delivered = 0
 
     def published(self, event: Event) -> None:
-        self._published.inc()
+        self.pending_published += 1
 
     def delivered(self, count: int) -> None:
-        self._delivered.inc(count)
+        self.pending_delivered += count
 
     def overflowed(self) -> None:
         self._overflows.inc()
 
     def bus_lag(self, seconds: float) -> None:
         self._bus_lag.observe(seconds)
+
+    def flush_into(self, metrics: Metrics) -> None:
+        published, delivered = self.pending_published, self.pending_delivered
+        self.pending_published = self.pending_delivered = 0
+        if published:
+            metrics.published.inc(published)
+        if delivered:
+            metrics.delivered.inc(delivered)
 
 
 class _DatabaseCounters(DatabaseObserver):

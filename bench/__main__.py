@@ -214,7 +214,7 @@ def run_suite(r: Runner, results: dict[str, Any], stem: str) -> None:
             w["w2s"] = r.run(workloads.signaling_fan_out(target, r.scale, r.progress))
         if "w5" in only:
             w["w5"] = r.run(workloads.identity_throughput(target, r.scale, r.progress))
-        if "w7" in only:  # last on this server: it leaves a webhook subscription behind
+        if "w7" in only:  # last on this server (it deletes its webhook subscription when done)
             w["w7"] = r.run(webhooks.webhooks(target, r.scale, r.progress))
         if "w3" in only:
             users = r.run(workloads.create_users(target, 1, r.progress, "W3: reader"))

@@ -84,6 +84,15 @@ async def _subscribe(target: Target, endpoint: str, batch: int = 1) -> None:
     await conn.close()
 
 
+async def _unsubscribe(target: Target) -> None:
+    """Delete W7's subscription, so that workloads run after it on the same server (W4) send
+    without one."""
+    conn = Connection(target.host, target.port)
+    path = f"/providers/Microsoft.EventGrid/eventSubscriptions/{NAME}"
+    await conn.request("DELETE", path, headers=hmac_headers(target.key, "DELETE", path, target.authority, b""))
+    await conn.close()
+
+
 async def _paced(target: Target, scale: Scale, receiver: _Receiver, progress: Progress) -> dict[str, Any]:
     users = await create_users(target, 10, progress, "W7 paced: users")
     threads = await create_threads(target, users, 1, 10, progress, "W7 paced: threads")
@@ -159,5 +168,6 @@ async def webhooks(target: Target, scale: Scale, progress: Progress) -> dict[str
             target, scale, receiver, progress, f"maxEventsPerBatch {BATCH}"
         )
     finally:
+        await _unsubscribe(target)
         await runner.cleanup()
     return result

@@ -1,7 +1,8 @@
-"""The `hubbub` command: serve, gateway, connection-string, users, migrate, backup, restore, stats, events.
+"""The `hubbub` command: serve, gateway, connection-string, users, migrate, reindex, backup, restore,
+stats, events, and subscriptions (`hubbub._cli.subscriptions`).
 
 Options map one-to-one onto `hubbub.server.settings.Settings`; each also reads its `HUBBUB_*`
-environment variable.
+environment variable (`hubbub._cli.options`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 try:
     import click
@@ -21,68 +22,18 @@ except ImportError:  # pragma: no cover - the SDK-only install has no CLI
     sys.exit('The hubbub command needs the server extra: pip install "hubbub[server]"')
 
 from hubbub import __version__
-from hubbub.server.settings import SETTINGS_ENV_VARS, Settings
-
-_DEFAULTS = Settings()
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _setting(*decls: str, field: str, help: str, **kwargs: Any) -> Callable[[_F], _F]:
-    """A `click.option` for one `Settings` field.
-
-    The default and the `HUBBUB_*` variable are the settings' own (`settings_from_env` reads it), so
-    they are written once: the option is None unless given on the command line, and then it wins.
-    """
-    default = getattr(_DEFAULTS, field)
-    env = SETTINGS_ENV_VARS[field]
-    shown = "" if default is None else f"  [default: {str(default).lower() if default is False else default}]"
-    return click.option(*decls, field, default=None, help=f"{help} ({env}).{shown}", **kwargs)
-
-
-DATA_DIR = _setting(
-    "--data-dir",
-    field="data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Directory for the access key, TLS certificates and the SQLite database",
+from hubbub._cli.options import (
+    DATA_DIR,
+    DATABASE_URL,
+    HOST,
+    HTTP_PORT,
+    HTTPS_PORT,
+    LOG_LEVEL,
+    setting,
 )
-HOST = _setting("--host", field="host", help="Address to listen on")
-HTTP_PORT = _setting("--http-port", field="http_port", type=int, help="Plain-HTTP port; 0 disables plain HTTP")
-HTTPS_PORT = _setting("--https-port", field="https_port", type=int, help="HTTPS port; 0 disables HTTPS")
-DATABASE_URL = _setting(
-    "--database-url",
-    field="database_url",
-    help="postgresql://user:pass@host:port/db to use PostgreSQL; default is SQLite in the data directory",
-)
-LOG_LEVEL = _setting(
-    "--log-level",
-    field="log_level",
-    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
-    help="Log verbosity",
-)
-
-
-def _database_and_server(purpose: str) -> Callable[[_F], _F]:
-    """The options of a command that works on the database and also asks the running server:
-    --data-dir, --database-url, --host, --http-port, --https-port and --endpoint."""
-    endpoint = click.option(
-        "--endpoint", default=None, help=f"The running server, {purpose} [default: from --host and --http-port]."
-    )
-
-    def apply(command: _F) -> _F:
-        for option in (endpoint, HTTPS_PORT, HTTP_PORT, HOST, DATABASE_URL, DATA_DIR):  # bottom up
-            command = option(command)
-        return command
-
-    return apply
-
-
-def _settings(**overrides: Any) -> Settings:
-    from hubbub.server.settings import settings_from_env
-
-    try:
-        return settings_from_env(**overrides)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
+from hubbub._cli.options import database_and_server as _database_and_server
+from hubbub._cli.options import settings as _settings
+from hubbub._cli.subscriptions import subscriptions
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,8 +52,8 @@ def main() -> None:
 @HTTP_PORT
 @HTTPS_PORT
 @DATABASE_URL
-@_setting("--redis-url", field="redis_url", help="redis://host:port/0 to share real-time events between nodes")
-@_setting(
+@setting("--redis-url", field="redis_url", help="redis://host:port/0 to share real-time events between nodes")
+@setting(
     "--rate-limit/--no-rate-limit",
     field="rate_limit",
     help="Enforce the ACS per-operation rate limits, answering 429 with Retry-After",
@@ -117,24 +68,24 @@ def main() -> None:
     "events reach clients on every worker (HUBBUB_WORKERS).",
 )
 @LOG_LEVEL
-@_setting(
+@setting(
     "--log-format",
     field="log_format",
     type=click.Choice(["text", "json"]),
     help="Log lines as text, or as one JSON object per line with the request id",
 )
-@_setting(
+@setting(
     "--metrics/--no-metrics",
     field="metrics",
     help="Serve Prometheus metrics at /metrics on the server's ports (keep it from the outside)",
 )
-@_setting(
+@setting(
     "--certfile",
     field="certfile",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="PEM certificate (with its chain) for HTTPS instead of the generated one; needs --keyfile",
 )
-@_setting(
+@setting(
     "--keyfile",
     field="keyfile",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -736,182 +687,4 @@ if __name__ == "__main__":  # pragma: no cover
     main()
 
 
-# -- webhooks: event subscriptions (docs/webhooks.md) ------------------------------------------------
-
-
-@main.group()
-def subscriptions() -> None:
-    """Manage webhook event subscriptions (Event Grid / CloudEvents) in the server's database.
-
-    Run against the database the server uses (--data-dir or --database-url); running nodes pick
-    changes up within HUBBUB_WEBHOOK_POLL_SECONDS. See docs/webhooks.md.
-    """
-
-
-def _with_subscriptions(data_dir: Path | None, database_url: str | None, use: Callable[[Any], Any]) -> Any:
-    """Run `use(SubscriptionService)` on the configured database; domain errors become CLI errors."""
-    settings = _settings(data_dir=data_dir, database_url=database_url)
-
-    async def run() -> Any:
-        from hubbub.server.store import open_database
-        from hubbub.server.webhooks.subscriptions import SubscriptionService
-
-        db = await open_database(settings)
-        try:
-            return await use(SubscriptionService(db))
-        finally:
-            await db.close()
-
-    from hubbub.server.errors import HubbubError
-
-    try:
-        return asyncio.run(run())
-    except HubbubError as exc:
-        raise click.ClickException(exc.message) from exc
-
-
-def _topic() -> str:
-    return _settings().events_topic
-
-
-@subscriptions.command("create")
-@click.argument("name")
-@click.option("--endpoint", required=True, help="The webhook URL (http or https).")
-@click.option("--schema", type=click.Choice(["eventgrid", "cloudevents"]), default="eventgrid", show_default=True)
-@click.option("--event-types", default=None, help="Comma-separated event types to include (default: all).")
-@click.option("--subject-begins-with", default="", help="Deliver only events whose subject starts so.")
-@click.option("--subject-ends-with", default="", help="Deliver only events whose subject ends so.")
-@click.option("--max-attempts", type=click.IntRange(1, 30), default=30, show_default=True)
-@click.option("--ttl-minutes", type=click.IntRange(1, 1440), default=1440, show_default=True)
-@click.option(
-    "--max-events-per-batch",
-    type=click.IntRange(1, 5000),
-    default=1,
-    show_default=True,
-    help="Events per request at most (Event Grid's maxEventsPerBatch).",
-)
-@click.option("--secret", default=None, help="Delivery secret (default: generated; kept on update).")
-@DATA_DIR
-@DATABASE_URL
-@click.option("--json", "as_json", is_flag=True, help="Print the subscription as JSON (ARM shape).")
-def subscriptions_create(
-    name: str,
-    endpoint: str,
-    schema: str,
-    event_types: str | None,
-    subject_begins_with: str,
-    subject_ends_with: str,
-    max_attempts: int,
-    ttl_minutes: int,
-    max_events_per_batch: int,
-    secret: str | None,
-    data_dir: Path | None,
-    database_url: str | None,
-    as_json: bool,
-) -> None:
-    """Create (or replace) the subscription NAME. It delivers once its endpoint passed the handshake."""
-    types = [t.strip() for t in event_types.split(",") if t.strip()] if event_types else None
-    sub = _with_subscriptions(
-        data_dir,
-        database_url,
-        lambda service: service.put_subscription(
-            name,
-            endpoint=endpoint,
-            schema=schema,
-            event_types=types,
-            subject_begins_with=subject_begins_with,
-            subject_ends_with=subject_ends_with,
-            max_attempts=max_attempts,
-            ttl_minutes=ttl_minutes,
-            secret=secret,
-            max_events_per_batch=max_events_per_batch,
-        ),
-    )
-    _print_subscription(sub, as_json)
-
-
-def _print_subscription(sub: Any, as_json: bool) -> None:
-    from hubbub.server.webhooks.subscriptions import to_arm
-
-    if as_json:
-        click.echo(json.dumps(to_arm(sub, _topic()), indent=2))
-        return
-    click.echo(f"{sub.name}: {sub.endpoint} ({sub.delivery_schema})")
-    click.echo(f"  event types:  {', '.join(sub.event_types) if sub.event_types else 'all'}")
-    click.echo(f"  subject:      begins with {sub.subject_begins_with!r}, ends with {sub.subject_ends_with!r}")
-    click.echo(f"  retry policy: {sub.max_attempts} attempts, {sub.ttl_minutes} minutes")
-    click.echo(f"  batches:      at most {sub.max_events_per_batch} event(s) per request")
-    click.echo(f"  validated:    {'yes' if sub.validated_at is not None else 'not yet (handshake pending)'}")
-    click.echo(f"  secret:       {sub.secret} (X-Hubbub-Delivery-Secret header)")
-
-
-@subscriptions.command("list")
-@DATA_DIR
-@DATABASE_URL
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array (ARM shape).")
-def subscriptions_list(data_dir: Path | None, database_url: str | None, as_json: bool) -> None:
-    """List the event subscriptions."""
-    from hubbub.server.webhooks.subscriptions import to_arm
-
-    subs = _with_subscriptions(data_dir, database_url, lambda service: service.list_subscriptions())
-    if as_json:
-        click.echo(json.dumps([to_arm(s, _topic()) for s in subs], indent=2))
-        return
-    for sub in subs:
-        state = "validated" if sub.validated_at is not None else "awaiting handshake"
-        click.echo(f"{sub.name}\t{sub.delivery_schema}\t{state}\t{sub.endpoint}")
-
-
-@subscriptions.command("show")
-@click.argument("name")
-@DATA_DIR
-@DATABASE_URL
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (ARM shape).")
-def subscriptions_show(name: str, data_dir: Path | None, database_url: str | None, as_json: bool) -> None:
-    """Show the subscription NAME."""
-    _print_subscription(_with_subscriptions(data_dir, database_url, lambda s: s.get_subscription(name)), as_json)
-
-
-@subscriptions.command("delete")
-@click.argument("name")
-@DATA_DIR
-@DATABASE_URL
-def subscriptions_delete(name: str, data_dir: Path | None, database_url: str | None) -> None:
-    """Delete the subscription NAME and the events still waiting for it."""
-    _with_subscriptions(data_dir, database_url, lambda service: service.delete_subscription(name))
-    click.echo(f"Deleted event subscription {name}.")
-
-
-@subscriptions.command("deliveries")
-@click.argument("name")
-@DATA_DIR
-@DATABASE_URL
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-def subscriptions_deliveries(name: str, data_dir: Path | None, database_url: str | None, as_json: bool) -> None:
-    """Show the pending, failed and dead-lettered events of the subscription NAME."""
-    from hubbub.server.webhooks.subscriptions import delivery_view
-
-    items = [
-        delivery_view(d)
-        for d in _with_subscriptions(data_dir, database_url, lambda service: service.list_deliveries(name))
-    ]
-    if as_json:
-        click.echo(json.dumps(items, indent=2))
-        return
-    counts = {state: sum(1 for i in items if i["state"] == state) for state in ("pending", "failed", "deadLettered")}
-    click.echo(", ".join(f"{n} {state}" for state, n in counts.items()))
-    for item in items:
-        click.echo(
-            f"{item['state']}\t{item['attempts']} attempt(s)\t{item['eventType']}\t{item['subject']}"
-            f"\t{item['lastError'] or ''}"
-        )
-
-
-@subscriptions.command("redeliver")
-@click.argument("name")
-@DATA_DIR
-@DATABASE_URL
-def subscriptions_redeliver(name: str, data_dir: Path | None, database_url: str | None) -> None:
-    """Send the dead-lettered events of the subscription NAME again (a fresh retry policy)."""
-    count = _with_subscriptions(data_dir, database_url, lambda service: service.redeliver(name))
-    click.echo(f"Queued {count} dead-lettered event(s) of {name} for delivery.")
+main.add_command(subscriptions)  # webhooks (docs/webhooks.md)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
 import os
 from typing import Any
 
@@ -146,6 +147,7 @@ class Metrics:
     def flush(self) -> None:
         """Move the requests counted since the last flush into the prometheus_client metrics."""
         self.observer.flush_into(self)
+        self.database.flush_into()
         counts, self._pending_counts = self._pending_counts, {}
         times, self._pending_times = self._pending_times, {}
         for (operation, status), count in counts.items():
@@ -227,21 +229,42 @@ class _EventCounters(HubObserver):
 
 
 class _DatabaseCounters(DatabaseObserver):
-    """Times what the database engine does into the metrics (thread-safe: prometheus_client is)."""
+    """Times what the database engine does into the metrics.
+
+    The engine calls it from its own threads (the SQLite writer, and the readers) once per
+    transaction: each call appends to a deque (thread-safe, lock-free, no validation) and
+    `flush_into` hands what came to prometheus_client, whose calls each take a lock."""
 
     def __init__(self, metrics: Metrics) -> None:
         self._transactions = {kind: metrics.db_transactions.labels(kind) for kind in ("read", "write")}
         self._connections = metrics.db_connections
         self._batch = metrics.db_batch
+        self._pending: collections.deque[tuple[str, float]] = collections.deque()
+        self._sizes: collections.deque[int] = collections.deque()
+        self._deltas: collections.deque[int] = collections.deque()
 
     def transaction(self, kind: str, seconds: float) -> None:
-        self._transactions[kind].observe(seconds)
+        self._pending.append((kind, seconds))
 
     def batch(self, size: int) -> None:
-        self._batch.observe(size)
+        self._sizes.append(size)
 
     def connections(self, delta: int) -> None:
-        self._connections.inc(delta)
+        self._deltas.append(delta)
+
+    def flush_into(self) -> None:
+        pending, sizes, deltas = self._pending, self._sizes, self._deltas
+        times: dict[str, list[float]] = {}
+        for _ in range(len(pending)):  # what came before this flush; later calls wait for the next
+            kind, seconds = pending.popleft()
+            times.setdefault(kind, []).append(seconds)
+        for kind, values in times.items():
+            _observe_all(self._transactions[kind], values)
+        if sizes:
+            _observe_all(self._batch, [float(sizes.popleft()) for _ in range(len(sizes))])
+        delta = sum(deltas.popleft() for _ in range(len(deltas)))
+        if delta:
+            self._connections.inc(delta)
 
 
 async def scrape(request: Request) -> Response:

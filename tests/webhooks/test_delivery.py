@@ -7,6 +7,7 @@ import time
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 
 from _services import HubbubServer, ServerFactory
@@ -199,3 +200,49 @@ async def test_a_new_subscription_gets_no_events_from_before_it(
     assert [e["data"]["messageId"] for e in receiver.received(new)] == [message_id]
     await alice.aclose()
     await bob.aclose()
+
+
+async def test_metrics_count_outcomes_and_the_queue(
+    server_factory: ServerFactory, engine: str, receiver: Receiver, subscribe: Subscribe
+) -> None:
+    """`/metrics` counts webhook events by outcome, times the requests, and reads the queue's depth."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    hub = server_factory(engine, env={**FAST, "HUBBUB_METRICS": "true"})
+
+    def scrape() -> dict[tuple[str, str], float]:
+        text = httpx.get(f"{hub.http_url}/metrics", timeout=10, trust_env=False).text
+        return {
+            (sample.name, sample.labels.get("outcome") or sample.labels.get("state") or ""): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name.startswith("hubbub_webhook_")
+        }
+
+    flaky, refusing = subscribe(hub, "--event-types", IN_THREAD), subscribe(hub, "--event-types", IN_THREAD)
+    receiver.control(flaky, status=500, count=2)
+    receiver.control(refusing, status=400, count=1000)
+    alice, bob = new_user(hub), new_user(hub)
+    thread = await alice.create_thread(bob)
+    await alice.send(thread, "counted")
+    receiver.wait_for(flaky, 1)
+    wait_until(lambda: [d for d in deliveries(hub, refusing[1:]) if d["state"] == "deadLettered"], what="dead letter")
+    samples = wait_until(
+        lambda: (s := scrape())[("hubbub_webhook_events_total", "delivered")] >= 1 and s, what="a counted delivery"
+    )
+    assert samples[("hubbub_webhook_events_total", "retried")] == 2
+    assert samples[("hubbub_webhook_events_total", "dead_lettered")] == 1
+    assert samples[("hubbub_webhook_request_duration_seconds_count", "")] == 4  # 3 to flaky, 1 to refusing
+    assert samples[("hubbub_webhook_queue_depth", "dead")] == 1
+    assert samples[("hubbub_webhook_queue_depth", "outbox")] == 0
+    receiver.control(refusing, status=200, count=0)
+    hub.cli("subscriptions", "redeliver", refusing[1:], *data_args(hub))
+    receiver.wait_for(refusing, 1)
+    wait_until(
+        lambda: (
+            (s := scrape())[("hubbub_webhook_events_total", "delivered")] == 2
+            and s[("hubbub_webhook_queue_depth", "dead")] == 0
+            and s[("hubbub_webhook_queue_depth", "pending")] == 0
+        ),
+        what="the redelivery counted and the queue empty",
+    )

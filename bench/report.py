@@ -249,6 +249,7 @@ def results_table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             + (f"  errors {f['errors']}" if f["errors"] else "")
             + f"  (client CPU {f['client_cpu']:.0%})"
             + (f"  server CPU {f['server_cpu_us']['total']:.0f} µs/req" if "server_cpu_us" in f else "")
+            + "".join(f" + {name} {us:.0f}" for name, us in f.get("services_cpu_us", {}).items() if us >= 1)
         )
 
     for key, label in (

@@ -147,6 +147,7 @@ async def closed_loop(
     advance = progress(label, len(measured))
     meter = cpu_meter()
     server_before = processes.cpu_by_thread(target.pid) if target.pid else None
+    services_before = processes.services_cpu(target.pid) if target.pid else {}
     result = await run_closed_loop(
         target.host,
         target.port,
@@ -161,6 +162,12 @@ async def closed_loop(
         figures["server_cpu_us"] = processes.cpu_per_request(
             server_before, processes.cpu_by_thread(target.pid), result.requests
         )
+        services = {
+            name: round((seconds - services_before.get(name, 0.0)) * 1e6 / result.requests, 1)
+            for name, seconds in processes.services_cpu(target.pid).items()
+        }
+        if any(services.values()):
+            figures["services_cpu_us"] = services
     figures["connections"] = connections
     figures["warmup_requests"] = len(warm)
     return figures

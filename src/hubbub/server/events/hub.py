@@ -212,6 +212,18 @@ class Hub:
         if queued:
             self.observer.delivered(queued)
 
+    def serves_any(self, recipients: tuple[str, ...]) -> bool:
+        """Whether a connection of one of `recipients` is on this node. A bus that receives events
+        from other nodes skips decoding the others (`advance`): with several workers, every worker
+        reads every event back."""
+        by_user = self._by_user
+        return any(user_id in by_user for user_id in recipients)
+
+    def advance(self, event_id: StreamId) -> None:
+        """An event in stream order that no connection on this node receives: only the position moves."""
+        if event_id > self.position:
+            self.position = event_id
+
     def on_revocation(self, listener: Callable[[Revocation], None]) -> None:
         """Call `listener` for every revocation this node learns of (e.g. to drop cached generations)."""
         self._revocation_listeners.append(listener)

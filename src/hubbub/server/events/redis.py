@@ -7,7 +7,9 @@ need a second store for the backlog and has no ids.
 
 Publishing goes through an outbox drained by one writer task, so a Redis outage never fails the
 request that caused the event (its data is already committed): `publish` waits briefly for the
-`XADD` while Redis is healthy, and not at all while the writer is retrying.
+`XADD` while Redis is healthy, and not at all while the writer is retrying or stalled. The writer
+sends what queued up meanwhile as one `MULTI`, `XADD`..., `EXEC` on a connection of its own, the
+commands encoded here: redis-py's pipeline cost more CPU than the rest of a send's publishing.
 
 Revocations (`revoke`) are entries of the same stream (field `r` instead of `e`), so every node
 handles one between the events published before it and those after it. While this node's reader
@@ -52,18 +54,32 @@ class _Wire(msgspec.Struct, frozen=True):
     data: dict[str, Any]
 
 
+class _ReadWire(msgspec.Struct, frozen=True):
+    """A stream entry as read: the data stays JSON until a connection on this node needs it."""
+
+    type: str
+    threadId: str
+    recipients: tuple[str, ...]
+    data: msgspec.Raw
+
+
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(_Wire)
+_decoder = msgspec.json.Decoder(_ReadWire)
+_data_decoder = msgspec.json.Decoder(dict[str, Any])
 
 
 def encode_event(event: Event) -> bytes:
     return _encoder.encode(_Wire(event.type, event.thread_id, event.recipients, event.data))
 
 
+def _delivery(entry_id: StreamId, wire: _ReadWire) -> Delivery:
+    # The data's JSON is the payload as is: the publisher encoded it with the same encoder.
+    event = Event(wire.type, wire.threadId, wire.recipients, _data_decoder.decode(wire.data))
+    return Delivery(entry_id, event, bytes(wire.data))
+
+
 def decode_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> Delivery:
-    wire = _decoder.decode(fields[_FIELD])
-    event = Event(wire.type, wire.threadId, wire.recipients, wire.data)
-    return Delivery(StreamId.parse(entry_id), event, _encoder.encode(wire.data))
+    return _delivery(StreamId.parse(entry_id), _decoder.decode(fields[_FIELD]))
 
 
 class _RevocationWire(msgspec.Struct, frozen=True):
@@ -87,6 +103,21 @@ def decode_revocation(fields: dict[bytes, bytes]) -> Revocation | None:
         return None
     wire = _revocation_decoder.decode(raw)
     return Revocation(wire.userId, wire.generation)
+
+
+def _bulk(value: bytes) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+_MULTI = b"*1\r\n$5\r\nMULTI\r\n"
+_EXEC = b"*1\r\n$4\r\nEXEC\r\n"
+
+
+def _xadd_prefix(stream: str, maxlen: int) -> bytes:
+    """`XADD <stream> MAXLEN ~ <maxlen> *` in RESP, to be followed by one field and its value."""
+    return b"*8\r\n" + b"".join(
+        _bulk(part) for part in (b"XADD", stream.encode(), b"MAXLEN", b"~", b"%d" % maxlen, b"*")
+    )
 
 
 def _client(url: str, socket_timeout: float) -> Redis:
@@ -115,6 +146,10 @@ class RedisBus(EventBus):
         self._outbox: collections.deque[tuple[bytes, bytes, asyncio.Future[None]]] = collections.deque()
         self._outbox_ready = asyncio.Event()
         self._writer_healthy = True
+        self._stalled = False
+        """The batch being written has taken longer than `publish_wait`: nobody waits for it now."""
+        self._writing: list[tuple[bytes, bytes, asyncio.Future[None]]] = []
+        self._writer_connection: Any = None
         self._position_known = False
         self._following = False
         """The reader is connected and has not lost its place since `_epoch` last changed."""
@@ -148,6 +183,8 @@ class RedisBus(EventBus):
                     await cancel_task(task)
         if self._outbox:
             log.warning("events: %d event(s) not yet published at shutdown were dropped", len(self._outbox))
+        if self._writer_connection is not None:
+            await self._writer_connection.disconnect()
         await self._redis.aclose()
         await self._reader.aclose()
 
@@ -209,34 +246,38 @@ class RedisBus(EventBus):
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if len(self._outbox) >= self.backlog:
             _, _, dropped = self._outbox.popleft()
-            dropped.cancel()
+            _release(dropped)
             log.error("events: Redis outbox full (%d); dropping the oldest unpublished event", self.backlog)
         self._outbox.append((field, payload, done))
         self._outbox_ready.set()
-        if not self._writer_healthy:
-            return
-        try:
-            async with asyncio.timeout(self.publish_wait):
-                await asyncio.shield(done)
-        except TimeoutError:
-            log.warning("events: Redis did not take an event within %.1fs; it stays queued", self.publish_wait)
-        except asyncio.CancelledError:
-            if not done.cancelled():
-                raise  # our caller was cancelled, not the event
+        if self._writer_healthy and not self._stalled:
+            # The writer settles `done` once Redis has the entry, or when the batch stalls
+            # (`_stall`). A cancelled caller cancels only its wait: the event stays queued.
+            await done
+
+    def _stall(self) -> None:
+        """The batch being written has not been taken within `publish_wait`: its publishers and
+        those queued behind it stop waiting (their events stay queued), and new ones do not wait."""
+        log.warning("events: Redis did not take events within %.1fs; they stay queued", self.publish_wait)
+        self._stalled = True
+        for _, _, done in self._writing:
+            _release(done)
+        for _, _, done in self._outbox:
+            _release(done)
 
     async def _write_loop(self) -> None:
         backoff = 0.05
+        loop = asyncio.get_running_loop()
+        xadd = _xadd_prefix(self.stream, self.backlog)
         while True:
             await self._outbox_ready.wait()
             if not self._outbox:
                 self._outbox_ready.clear()
                 continue
-            batch = [self._outbox.popleft() for _ in range(min(BATCH, len(self._outbox)))]
+            batch = self._writing = [self._outbox.popleft() for _ in range(min(BATCH, len(self._outbox)))]
+            stall = loop.call_later(self.publish_wait, self._stall)
             try:
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    for field, payload, _ in batch:
-                        pipe.xadd(self.stream, {field: payload}, maxlen=self.backlog, approximate=True)
-                    await pipe.execute()
+                await self._xadd(xadd, batch)
             except _ERRORS as exc:
                 self._outbox.extendleft(reversed(batch))
                 if self._writer_healthy:
@@ -244,15 +285,43 @@ class RedisBus(EventBus):
                         "events: cannot publish to Redis (%s); %d event(s) queued, retrying", exc, len(self._outbox)
                     )
                 self._writer_healthy = False
+                for _, _, done in self._outbox:
+                    _release(done)  # the request that caused it succeeds: its data is committed
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
                 continue
+            finally:
+                stall.cancel()
+                self._writing = []
             if not self._writer_healthy:
                 log.info("events: publishing to Redis again")
-            self._writer_healthy, backoff = True, 0.05
+            self._writer_healthy, self._stalled, backoff = True, False, 0.05
             for _, _, done in batch:
-                if not done.done():
-                    done.set_result(None)
+                _release(done)
+
+    async def _xadd(self, xadd: bytes, batch: list[tuple[bytes, bytes, asyncio.Future[None]]]) -> None:
+        """Append the batch's entries to the stream, all or none (`MULTI`/`EXEC`), in order."""
+        connection = self._writer_connection
+        if connection is None:
+            # One connection of the pool's kind, the writer's alone (it connects on first use).
+            pool = self._redis.connection_pool
+            connection = self._writer_connection = pool.make_connection()  # type: ignore[no-untyped-call]
+        commands = [_MULTI]
+        commands.extend(xadd + _bulk(field) + _bulk(payload) for field, payload, _ in batch)
+        commands.append(_EXEC)
+        try:
+            await connection.send_packed_command(b"".join(commands))  # connects again if it has to
+            for _ in range(len(batch) + 1):  # OK, then QUEUED for each XADD
+                await connection.read_response()
+            replies = await connection.read_response()
+        except _ERRORS:
+            await connection.disconnect()
+            raise
+        if not isinstance(replies, list) or len(replies) != len(batch):
+            raise ResponseError(f"unexpected EXEC reply {replies!r:.200}")
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -286,20 +355,30 @@ class RedisBus(EventBus):
                 backoff = min(backoff * 2, 2.0)
                 continue
             backoff = 0.05
+            hub = self.hub
             for entry_id, fields in _entries(reply):
                 try:
+                    position = StreamId.parse(entry_id)
                     revocation = decode_revocation(fields)
-                    delivery = None if revocation is not None else decode_entry(entry_id, fields)
+                    wire = None if revocation is not None else _decoder.decode(fields[_FIELD])
+                    # Every event comes back to every node, most for other nodes' connections:
+                    # only those for a connection here are decoded further.
+                    delivery = (
+                        None if wire is None or not hub.serves_any(wire.recipients) else _delivery(position, wire)
+                    )
                 except (KeyError, ValueError, msgspec.DecodeError):
                     log.error("events: skipping unreadable stream entry %r", entry_id)
-                    self.hub.position = max(self.hub.position, StreamId.parse(entry_id))
+                    hub.position = max(hub.position, StreamId.parse(entry_id))
                     continue
+                if revocation is not None:
+                    hub.revoke(revocation)
+                    hub.advance(position)
+                    continue
+                hub.observer.bus_lag(max(0.0, now_ms() - position.ms) / 1000)
                 if delivery is not None:
-                    self.hub.observer.bus_lag(max(0.0, now_ms() - delivery.id.ms) / 1000)
-                    self.hub.dispatch(delivery)
-                elif revocation is not None:
-                    self.hub.revoke(revocation)
-                    self.hub.position = max(self.hub.position, StreamId.parse(entry_id))
+                    hub.dispatch(delivery)
+                else:
+                    hub.advance(position)
             self._follow()  # caught up with everything published before this read (revocations too)
 
     async def _stream_end(self) -> StreamId:
@@ -351,6 +430,11 @@ class RedisBus(EventBus):
                 except (KeyError, ValueError, msgspec.DecodeError):
                     log.error("events: skipping unreadable stream entry %r", entry_id)
         return covered, deliveries
+
+
+def _release(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)
 
 
 def _entries(reply: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:

@@ -117,6 +117,16 @@ class Database(Connection):
         """Run one statement that writes, atomically, and return its rows once committed."""
         return await self.write(lambda tx: tx.fetch(sql, *args))
 
+    async def write_grouped(self, many_sql: str, one_sql: str, *args: Any) -> Row:
+        """Run `one_sql`, one statement that writes, and return its first row once committed.
+
+        An engine with group commit (PostgreSQL, `store/group_commit.py`) may instead run
+        `many_sql` once for many concurrent callers: the same statement with each parameter an
+        array holding one element per caller, returning one row per caller in that order, each the
+        row `one_sql` would have returned had the callers run one after another.
+        """
+        return (await self.write_statement(one_sql, *args))[0]
+
     async def execute(self, sql: str, *args: Any) -> int:
         return await self.write(lambda tx: tx.execute(sql, *args))
 

@@ -107,6 +107,66 @@ SELECT (SELECT id FROM inserted)""",
 is the event data without the message id, which the statement adds."""
 
 
+_SEND_MANY_IN_ONE_STATEMENT = """
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[],
+                         $7::text[], $8::text[], $9::text[])
+        WITH ORDINALITY AS i(thread_id, sender, now_ms, now_us, type, sender_display_name, content, metadata,
+                             plain_text, ord)
+), members AS (
+    SELECT thread_id, array_agg(user_id) AS user_ids FROM participants
+    WHERE thread_id = ANY($1::text[]) AND removed_at IS NULL GROUP BY thread_id
+), allowed AS (
+    SELECT i.*, row_number() OVER (PARTITION BY i.thread_id ORDER BY i.ord) AS n
+    FROM input i JOIN members m ON m.thread_id = i.thread_id WHERE i.sender = ANY(m.user_ids)
+), ranked AS (
+    SELECT a.*, max(a.now_ms - a.n) OVER w AS floor_ms, max(a.now_us - a.n) OVER w AS floor_us
+    FROM allowed a WINDOW w AS (PARTITION BY a.thread_id ORDER BY a.n)
+), locked AS MATERIALIZED (
+    SELECT id, last_seq, last_message_id, last_message_at FROM threads
+    WHERE id IN (SELECT thread_id FROM allowed) AND deleted_at IS NULL ORDER BY id FOR UPDATE
+), slotted AS MATERIALIZED (
+    SELECT r.*, l.last_seq + r.n AS seq, r.n + GREATEST(l.last_message_id, r.floor_ms) AS id,
+           r.n + GREATEST(l.last_message_at, r.floor_us) AS created_at
+    FROM ranked r JOIN locked l ON l.id = r.thread_id
+), slot AS (
+    UPDATE threads t SET last_seq = s.seq, last_message_id = s.id, last_message_at = s.created_at
+    FROM (SELECT DISTINCT ON (thread_id) thread_id, seq, id, created_at FROM slotted ORDER BY thread_id, n DESC) s
+    WHERE t.id = s.thread_id
+), inserted AS (
+    INSERT INTO messages (thread_id, id, seq, type, sender_id, sender_display_name, content, metadata,
+                          created_at, version, plain_text)
+    SELECT thread_id, id, seq, type, sender, sender_display_name, content, metadata, created_at, id, plain_text
+    FROM slotted ORDER BY ord
+)
+SELECT i.ord, s.id, s.created_at, m.user_ids AS recipients
+FROM input i LEFT JOIN slotted s ON s.ord = i.ord LEFT JOIN members m ON m.thread_id = i.thread_id ORDER BY i.ord
+"""
+"""`_SEND_IN_ONE_STATEMENT` for many senders at once, each parameter an array with one element per
+send (`Database.write_grouped`). Sends in the same thread take their slots in array order,
+each as `threads.next_message_slot` would one after another: the n-th of a thread gets seq
+`last_seq + n` and the id `n + max(last id, max over the i-th before it of (its now - i))`, which is
+`max(previous id + 1, its now)` unrolled (the same for the µs creation time). The threads' rows are
+locked in id order, so concurrent batches (several workers) cannot deadlock on them."""
+
+
+_SEND_MANY_WITH_EVENT_IN_ONE_STATEMENT = (
+    _SEND_MANY_IN_ONE_STATEMENT.replace("$9::text[])", "$9::text[], $10::text[])")
+    .replace("plain_text, ord)", "plain_text, event_data, ord)")
+    .replace(
+        "\nSELECT i.ord",
+        """, recorded AS (
+    INSERT INTO event_outbox (kind, thread_id, actor, created_at, recipients, data)
+    SELECT 'messageReceived', s.thread_id, s.sender, s.created_at, to_json(m.user_ids)::text,
+           (jsonb_build_object('messageId', s.id) || s.event_data::jsonb)::text
+    FROM slotted s JOIN members m ON m.thread_id = s.thread_id ORDER BY s.ord
+)
+SELECT i.ord""",
+    )
+)
+"""`_SEND_WITH_EVENT_IN_ONE_STATEMENT` for many senders at once (parameter 10: each send's event data)."""
+
+
 class SentMessage(NamedTuple):
     message_id: int
     created_at: int
@@ -154,9 +214,8 @@ async def send_message(
     """
     stored_metadata = dump_metadata(metadata)
     if db.data_modifying_with:
-        extra: tuple[object, ...] = () if event_data is None else (dump_json(event_data),)
-        rows = await db.write_statement(
-            _SEND_IN_ONE_STATEMENT if event_data is None else _SEND_WITH_EVENT_IN_ONE_STATEMENT,
+        stored_event = None if event_data is None else dump_json(event_data)
+        args = (
             thread_id,
             sender,
             now // 1000,
@@ -166,9 +225,13 @@ async def send_message(
             content,
             stored_metadata,
             dump_plain_text(type, content),
-            *extra,
         )
-        row = rows[0]
+        if stored_event is None:
+            row = await db.write_grouped(_SEND_MANY_IN_ONE_STATEMENT, _SEND_IN_ONE_STATEMENT, *args)
+        else:
+            row = await db.write_grouped(
+                _SEND_MANY_WITH_EVENT_IN_ONE_STATEMENT, _SEND_WITH_EVENT_IN_ONE_STATEMENT, *args, stored_event
+            )
         if row["id"] is None:
             return None
         return SentMessage(int(row["id"]), int(row["created_at"]), list(row["recipients"]))

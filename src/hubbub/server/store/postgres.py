@@ -1,6 +1,7 @@
 """PostgreSQL engine on asyncpg: a connection pool; a write body runs in one transaction.
 
 asyncpg prepares and caches each statement per connection, so repeated queries skip planning.
+`write_grouped` statements (a send) commit in groups (`store/group_commit.py`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncpg
 
 from hubbub.server.errors import Unavailable
 from hubbub.server.store.engine import IGNORED, Connection, Database, Row, refused_value
+from hubbub.server.store.group_commit import StatementGroup
 
 T = TypeVar("T")
 _MIGRATION_LOCK_KEY = 0x4855_4242  # "HUBB": one migrating node at a time
@@ -66,6 +68,7 @@ class PostgresDatabase(Database):
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._groups: dict[str, StatementGroup] = {}
 
     @classmethod
     async def connect(cls, url: str, *, min_size: int = 2, max_size: int = 20) -> PostgresDatabase:
@@ -109,6 +112,28 @@ class PostgresDatabase(Database):
                 return await _PgConnection(conn).fetch(sql, *args)
         except _DRIVER_ERRORS as exc:
             raise Unavailable(f"Database error: {exc}") from exc
+
+    async def write_grouped(self, many_sql: str, one_sql: str, *args: Any) -> Row:
+        group = self._groups.get(many_sql)
+        if group is None:
+            group = StatementGroup(many_sql, self._run_many, self._run_one, batch_seen=self._batch_seen)
+            self._groups[many_sql] = group
+        return await group.run(one_sql, args)
+
+    async def _run_many(self, sql: str, columns: list[list[Any]]) -> list[Row]:
+        # Driver errors only: a refused value (DataError) makes the group retry row by row.
+        try:
+            async with self._connection("write") as conn:
+                rows: list[Row] = await conn.fetch(sql, *columns)
+                return rows
+        except _DRIVER_ERRORS as exc:
+            raise Unavailable(f"Database error: {exc}") from exc
+
+    async def _run_one(self, sql: str, args: Sequence[Any]) -> list[Row]:
+        return await self.write_statement(sql, *args)
+
+    def _batch_seen(self, size: int) -> None:
+        self.observer.batch(size)
 
     async def read(self, body: Callable[[Connection], Awaitable[T]]) -> T:
         try:

@@ -179,8 +179,8 @@ class Metrics:
 
     def flush(self) -> None:
         """Move the requests counted since the last flush into the prometheus_client metrics."""
-        self.observer.flush_into(self)
-        self.database.flush_into()
+        self.observer.flush()
+        self.database.flush()
         counts, self._pending_counts = self._pending_counts, {}
         times, self._pending_times = self._pending_times, {}
         for (operation, status), count in counts.items():
@@ -241,14 +241,18 @@ def _observe_all(histogram: Any, values: list[float]) -> None:
 
 
 class _EventCounters(HubObserver):
-    """Counts what the event hub does into the metrics: the per-event counts in plain integers that
-    `Metrics.flush` hands on (`flush_into`), the rare ones at once."""
+    """Counts what the event hub does into the metrics: the per-event figures in plain integers and
+    a list that `flush` hands on (all on the event loop's thread), the rare overflows at once."""
 
     def __init__(self, metrics: Metrics) -> None:
+        self._published = metrics.published
+        self._delivered = metrics.delivered
         self._overflows = metrics.overflows
         self._bus_lag = metrics.bus_lag
         self.pending_published = 0
         self.pending_delivered = 0
+        self.pending_lags: list[float] = []
+        """One per event read back from the shared bus: with several workers, every worker reads every event."""
 
     def published(self, event: Event) -> None:
         self.pending_published += 1
@@ -260,15 +264,18 @@ class _EventCounters(HubObserver):
         self._overflows.inc()
 
     def bus_lag(self, seconds: float) -> None:
-        self._bus_lag.observe(seconds)
+        self.pending_lags.append(seconds)
 
-    def flush_into(self, metrics: Metrics) -> None:
-        published, delivered = self.pending_published, self.pending_delivered
+    def flush(self) -> None:
+        published, delivered, lags = self.pending_published, self.pending_delivered, self.pending_lags
         self.pending_published = self.pending_delivered = 0
+        self.pending_lags = []
         if published:
-            metrics.published.inc(published)
+            self._published.inc(published)
         if delivered:
-            metrics.delivered.inc(delivered)
+            self._delivered.inc(delivered)
+        if lags:
+            _observe_all(self._bus_lag, lags)
 
 
 class _DatabaseCounters(DatabaseObserver):
@@ -276,7 +283,7 @@ class _DatabaseCounters(DatabaseObserver):
 
     The engine calls it from its own threads (the embedded database's writer and readers) once per
     transaction: each call appends to a deque (thread-safe, lock-free, no validation) and
-    `flush_into` hands what came to prometheus_client, whose calls each take a lock."""
+    `flush` hands what came to prometheus_client, whose calls each take a lock."""
 
     def __init__(self, metrics: Metrics) -> None:
         self._transactions = {kind: metrics.db_transactions.labels(kind) for kind in ("read", "write")}
@@ -295,7 +302,7 @@ class _DatabaseCounters(DatabaseObserver):
     def connections(self, delta: int) -> None:
         self._deltas.append(delta)
 
-    def flush_into(self) -> None:
+    def flush(self) -> None:
         pending, sizes, deltas = self._pending, self._sizes, self._deltas
         times: dict[str, list[float]] = {}
         for _ in range(len(pending)):  # what came before this flush; later calls wait for the next

@@ -7,6 +7,7 @@ not compete for a core. `server_command()` is the one place that knows Hubbub's 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import os
@@ -198,6 +199,38 @@ def start_canned(log_dir: Path, cores: frozenset[int]) -> Process:
     return process
 
 
+WARM_WAL_MB = 160
+"""WAL written and checkpointed away before the workloads (`warm_wal`)."""
+
+
+def warm_wal(url: str) -> None:
+    """Give a new cluster the recycled WAL segments a running one has.
+
+    A brand-new cluster has no WAL segment files to reuse: every 16 MB of WAL, the committing
+    backend creates the next segment and writes and syncs 16 MB of zeros (`wal_init_zero`), and every
+    commit waits meanwhile. W1 on PostgreSQL showed it as one or two stalls of about 50 ms per run
+    (its p99.9). A cluster that has run for a while renames old segments instead (up to
+    `min_wal_size`, 80 MB by default), so this writes `WARM_WAL_MB` of WAL in a table it then drops,
+    and checkpoints twice, which leaves those segments recycled for the workloads to reuse."""
+    import asyncpg  # the server extra brings it; only PostgreSQL runs need it
+
+    async def warm() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            rows = WARM_WAL_MB * 1024 * 1024 // 1100
+            await conn.execute(
+                f"CREATE TABLE bench_warm_wal AS SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, {rows}) g"
+            )
+            await conn.execute("DROP TABLE bench_warm_wal")
+            await conn.execute("CHECKPOINT")
+            await conn.execute("SELECT pg_switch_wal()")
+            await conn.execute("CHECKPOINT")
+        finally:
+            await conn.close()
+
+    asyncio.run(warm())
+
+
 @contextlib.contextmanager
 def postgres_cluster(log_dir: Path, cores: frozenset[int]) -> Iterator[str]:
     """A throwaway PostgreSQL 15 cluster on loopback; yields its URL. initdb must run as `postgres`."""
@@ -269,7 +302,9 @@ def postgres_cluster(log_dir: Path, cores: frozenset[int]) -> Iterator[str]:
             time.sleep(0.2)
         else:
             raise RuntimeError(f"createdb failed: {done.stderr.decode()}")
-        yield f"postgresql://postgres@127.0.0.1:{port}/hubbub"
+        url = f"postgresql://postgres@127.0.0.1:{port}/hubbub"
+        warm_wal(url)
+        yield url
     finally:
         process.stop()
         shutil.rmtree(base, ignore_errors=True)

@@ -113,6 +113,30 @@ async def test_the_backfill_indexes_existing_messages_with_progress(db: Database
     assert await _found(db, "whistles") == [2]
 
 
+async def test_both_engines_reach_the_same_schema_version(db: Database) -> None:
+    versions = {engine: [version for version, _ in schema_files(engine)] for engine in ("sqlite", "postgres")}
+    assert versions["sqlite"] == versions["postgres"] == list(range(1, len(versions["sqlite"]) + 1))
+    await _version_1_with_messages(db)
+    assert await db.migrate() == versions[db.engine][-1]
+
+
+async def test_the_postgres_search_index_keeps_no_pending_list(postgres_cluster: PostgresCluster) -> None:
+    """GIN's pending list made one send in every few thousand merge it into the index, on a large
+    database for up to 140 ms while every send waited (0004_search_fastupdate.postgres.sql)."""
+    from hubbub.server.store.postgres import PostgresDatabase
+
+    db = await PostgresDatabase.connect(postgres_cluster.create_database(), min_size=1, max_size=2)
+    try:
+        await _version_1_with_messages(db)
+        await db.migrate()
+        options = await db.fetchval("SELECT reloptions FROM pg_class WHERE relname = 'messages_search'")
+        assert "fastupdate=off" in options
+        await search_store.backfill(db)
+        assert await _found(db, "kettle") == [2, 1]
+    finally:
+        await db.close()
+
+
 async def test_deleting_a_thread_empties_its_index(db: Database) -> None:
     await _version_1_with_messages(db)
     await db.migrate()

@@ -1,0 +1,2 @@
+-- Nothing on SQLite: 0004_search_fastupdate.postgres.sql changes PostgreSQL's GIN index, which has no
+-- SQLite counterpart. The file keeps both engines' schema versions the same.

@@ -155,6 +155,12 @@ def run_ceilings(r: Runner, results: dict[str, Any]) -> None:
         ]
         c["starlette"] = max(runs, key=lambda run: float(run["per_second"]))
         c["starlette"]["runs_per_second"] = [run["per_second"] for run in runs]
+        runs = [
+            r.run(workloads.send_shaped_ceiling(t, r.scale, r.progress, f"ceiling: bare send-shaped POST ({i}/3)"))
+            for i in (1, 2, 3)
+        ]
+        c["starlette_send"] = max(runs, key=lambda run: float(run["per_second"]))
+        c["starlette_send"]["runs_per_second"] = [run["per_second"] for run in runs]
     finally:
         bare.stop()
     db = r.work_dir / "ceiling.db"
@@ -269,7 +275,11 @@ def write_outputs(r: Runner, results: dict[str, Any], stem: str) -> list[Path]:
     w, c = results["workloads"], results.get("ceilings", {})
     title = f"{stem}: {results['engine_label']}, workers {results['workers']}"
     if c:
-        rates = {f"{name} (req/s)": c[name]["per_second"] for name in ("canned", "starlette", "health") if name in c}
+        rates = {
+            f"{name} (req/s)": c[name]["per_second"]
+            for name in ("canned", "starlette", "starlette_send", "health")
+            if name in c
+        }
         if "sqlite_insert" in c:
             rates["raw SQLite insert+commit (rows/s)"] = c["sqlite_insert"]["rows_per_s"]
         for key, label in (

@@ -1,4 +1,7 @@
-"""Ceiling servers. `app`: a bare Starlette JSON endpoint (run under uvicorn like Hubbub).
+"""Ceiling servers. `app`: a bare Starlette JSON endpoint (run under uvicorn like Hubbub), and a
+bare endpoint of a send's shape: `POST /chat/threads/{id}/messages` reads the JSON body, decodes it
+with msgspec into a struct and answers 201 with `{"id": "<n>"}`, as a send does, and nothing else
+(no token, no database). What a send costs beyond it is Hubbub's own work.
 `python -m bench.ceiling PORT`: a raw asyncio server answering every request with canned bytes,
 to measure how fast the load generator itself can go.
 """
@@ -8,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 
@@ -18,7 +22,29 @@ async def json_endpoint(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-app = Starlette(routes=[Route("/json", json_endpoint, methods=["GET"])])
+class _Send(msgspec.Struct):
+    content: str
+    senderDisplayName: str | None = None
+    type: str | None = None
+
+
+_encoder = msgspec.json.Encoder()
+_sent = 0
+
+
+async def send_endpoint(request: Request) -> Response:
+    global _sent
+    msgspec.json.decode(await request.body(), type=_Send)
+    _sent += 1
+    return Response(_encoder.encode({"id": str(_sent)}), 201, media_type="application/json; charset=utf-8")
+
+
+app = Starlette(
+    routes=[
+        Route("/json", json_endpoint, methods=["GET"]),
+        Route("/chat/threads/{thread_id}/messages", send_endpoint, methods=["POST"]),
+    ]
+)
 
 _CANNED = b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{"status":"ok"}'
 

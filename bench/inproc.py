@@ -7,12 +7,18 @@ kernel cost, with far less noise than a run over loopback, so small changes can 
 `--rounds` alternates nothing, it repeats, and prints each round and the median.
 
     .venv/bin/python -m bench.inproc --rounds 5 --sends 4000
+    .venv/bin/python -m bench.inproc --engine postgres --redis   # throwaway PostgreSQL and Redis
+
+PostgreSQL and Redis run on the same cores as this process (as the bench's server side does), so
+their CPU is not in the figures: `--engine postgres` measures Hubbub's side of the PostgreSQL path.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import statistics
 import tempfile
 import time
@@ -21,6 +27,7 @@ from typing import Any
 
 import uvloop
 
+from bench import processes
 from hubbub.server.app import create_app
 from hubbub.server.domain import Participant
 from hubbub.server.settings import Settings
@@ -71,9 +78,17 @@ def _scope(path: str, token: str, length: int) -> dict[str, Any]:
     }
 
 
-async def _run(sends: int, rounds: int) -> list[dict[str, float]]:
+async def _run(sends: int, rounds: int, urls: dict[str, str]) -> list[dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix="hubbub-inproc-") as tmp:
-        app = create_app(Settings(data_dir=Path(tmp), http_port=None, https_port=None, webhooks=False))
+        settings = Settings(
+            data_dir=Path(tmp),
+            http_port=None,
+            https_port=None,
+            webhooks=False,
+            database_url=urls.get("database_url"),
+            redis_url=urls.get("redis_url"),
+        )
+        app = create_app(settings)
         async with app.router.lifespan_context(app):
             service = app.state.hubbub
             users = []
@@ -135,8 +150,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sends", type=int, default=4000, help="sends per round (default 4000)")
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds after one warm-up (default 5)")
+    parser.add_argument("--engine", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--redis", action="store_true", help="events through a throwaway Redis")
     args = parser.parse_args()
-    results = uvloop.run(_run(args.sends, args.rounds))
+    cores = frozenset(os.sched_getaffinity(0))
+    with contextlib.ExitStack() as stack:
+        logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hubbub-inproc-logs-")))
+        urls: dict[str, str] = {}
+        if args.engine == "postgres":
+            urls["database_url"] = stack.enter_context(processes.postgres_cluster(logs, cores))
+        if args.redis:
+            urls["redis_url"] = stack.enter_context(processes.redis_server(logs, cores))
+        results = uvloop.run(_run(args.sends, args.rounds, urls))
     med = {k: statistics.median(r[k] for r in results) for k in results[0]}
     print(
         f"median: {med['per_second']:,.0f}/s  CPU {med['cpu_us']:.1f} µs/send"

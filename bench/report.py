@@ -255,6 +255,7 @@ def results_table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     for key, label in (
         ("canned", "load generator vs canned server"),
         ("starlette", "bare Starlette/uvicorn JSON"),
+        ("starlette_send", "bare send-shaped POST (body in, 201 out)"),
         ("health", "hubbub GET /health"),
     ):
         if key in c:
@@ -274,6 +275,9 @@ def results_table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             ok, target = p99 < 30, "p99<30ms; ≥60% of SQLite W1"
         targets["w1"] = {"share_of_bare": None if share is None else round(share, 3), "met": ok}
         extra = f"  = {share:.0%} of bare" if share is not None else ""
+        send_shaped = c.get("starlette_send", {}).get("per_second")
+        if send_shaped:
+            extra += f" ({f['per_second'] / send_shaped:.0%} of the send-shaped POST)"
         rows.append(("W1 send", load_row("w1", f) + extra, target, verdict(ok)))
     if "w2" in w:
         f = w["w2"]

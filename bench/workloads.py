@@ -20,6 +20,9 @@ from bench import processes
 from bench.acs import CHAT_API, AcsSession, bearer, create_identity_request, send_message_request
 from bench.client import Connection, LoadResult, encode_request, percentiles, run_closed_loop
 
+TOKEN_LENGTH = 461
+"""Characters in a chat access token Hubbub issues (the send-shaped ceiling sends one this long)."""
+
 Progress = Callable[..., Any]
 """`progress(description, total)` returns an `advance(n)` callable (a rich progress task)."""
 
@@ -184,6 +187,27 @@ async def get_ceiling(
     return await closed_loop(
         target,
         [request] * (count + 500),
+        connections=scale.w1_connections,
+        deadline=scale.deadline,
+        progress=progress,
+        label=label,
+        warmup=500,
+    )
+
+
+async def send_shaped_ceiling(target: Target, scale: Scale, progress: Progress, label: str) -> dict[str, Any]:
+    """W1's requests (the same bytes but for the ids: 10 threads, tokens as long as Hubbub's) against
+    the bare send-shaped endpoint of `ceiling.py`."""
+    token = "t" * TOKEN_LENGTH
+    threads = [f"19:{i:032x}@thread.v2" for i in range(scale.w1_threads)]
+    count = scale.ceiling_requests
+    requests = [
+        send_message_request(target.authority, threads[i % len(threads)], token, f"W1 message {i}: hello there")
+        for i in range(count + 500)
+    ]
+    return await closed_loop(
+        target,
+        requests,
         connections=scale.w1_connections,
         deadline=scale.deadline,
         progress=progress,

@@ -1,4 +1,4 @@
-"""`python -m bench.compare REV | --env NAME=VALUE`: W1 on two servers, taking turns, in one run.
+"""`python -m bench.compare REV | --env NAME=VALUE`: W1 (or W5) on two servers, taking turns, in one run.
 
 `REV`: the working tree against an earlier commit. `--env NAME=VALUE` (repeatable) without `REV`:
 the working tree with those server settings against it without them (`--env HUBBUB_METRICS=1`
@@ -10,7 +10,9 @@ directory, so drift in the machine's load hits both alike. The earlier commit is
 temporary `git worktree` and its server runs from there (`PYTHONPATH` puts its `src/` first); the
 load generator is this tree's, so both servers get byte-identical requests.
 
-It prints, per side, the median and the range of W1's rate, p99 and server CPU per request, then
+`--workload w5` runs W5 (create user + token) instead of W1.
+
+It prints, per side, the median and the range of the rate, p99 and server CPU per request, then
 the median of the round-by-round ratios (the figure least moved by other load on the machine), and
 writes the rounds to `bench/results/<date>-compare-<rev>.json`.
 """
@@ -71,9 +73,10 @@ def one_round(
     cores: processes.CorePlan,
     bar: Progress,
     label: str,
+    workload: str = "w1",
 ) -> dict[str, Any]:
-    """Migrate a fresh data directory and run W1 once against a server from `src` (None: this
-    tree) with `extra_env` added to its environment."""
+    """Migrate a fresh data directory and run `workload` (W1 or W5) once against a server from `src`
+    (None: this tree) with `extra_env` added to its environment."""
     env = ({"PYTHONPATH": str(src)} if src is not None else {}) | extra_env
     data_dir, log_dir = work / "data", work / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -91,6 +94,8 @@ def one_round(
 
             return advance
 
+        if workload == "w5":
+            return uvloop.run(workloads.identity_throughput(target, scale, progress))
         return uvloop.run(workloads.send_throughput(target, scale, progress, "W1"))
     finally:
         server.stop()
@@ -138,8 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=VALUE",
         help="without REV: run the working tree with and without this server setting (repeatable)",
     )
-    parser.add_argument("--rounds", type=int, default=5, help="W1 runs per side, taken in turns (default 5)")
-    parser.add_argument("--quick", action="store_true", help="W1 at a tenth of its size")
+    parser.add_argument("--workload", choices=["w1", "w5"], default="w1", help="what each round runs (default w1)")
+    parser.add_argument("--rounds", type=int, default=5, help="runs per side, taken in turns (default 5)")
+    parser.add_argument("--quick", action="store_true", help="the workload at a tenth of its size")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     env = parse_env(args.env, parser)
@@ -175,22 +181,26 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(args.rounds):
                 for side, (side_src, side_env) in plan.items():
                     label = f"{side} {i + 1}/{args.rounds}"
-                    rounds[side].append(one_round(side_src, side_env, work / f"{side}-{i}", scale, cores, bar, label))
+                    rounds[side].append(
+                        one_round(side_src, side_env, work / f"{side}-{i}", scale, cores, bar, label, args.workload)
+                    )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = {
         "date": dt.date.today().isoformat(),
         "machine": report.machine_info("sqlite"),
+        "workload": args.workload,
         "sides": sides,
         "rounds_per_side": args.rounds,
         "summary": {side: summary(r) for side, r in rounds.items()},
         "paired": paired(rounds["base"], rounds["head"]),
         "rounds": rounds,
     }
-    table = Table(title=f"W1 send_message, SQLite, {args.rounds} rounds per side, in turns")
+    title = "W1 send_message" if args.workload == "w1" else "W5 create user + token"
+    table = Table(title=f"{title}, SQLite, {args.rounds} rounds per side, in turns")
     for column in (
         "side",
-        "msg/s median (min-max)",
+        "req/s median (min-max)",
         "p99 ms median",
         "server CPU µs/req median (min-max)",
         "event loop µs/req",
@@ -209,17 +219,17 @@ def main(argv: list[str] | None = None) -> int:
     base, other = result["summary"]["base"], result["summary"]["head"]
     console.print(
         f"head vs base: rate {other['per_second']['median'] / base['per_second']['median'] - 1:+.1%},"
-        f" server CPU per send {other['server_cpu_us']['median'] / base['server_cpu_us']['median'] - 1:+.1%}"
+        f" server CPU per request {other['server_cpu_us']['median'] / base['server_cpu_us']['median'] - 1:+.1%}"
     )
     pairs = result["paired"]
     console.print(
         f"head vs base, round by round (median of {args.rounds} pairs): rate {pairs['rate_ratio'] - 1:+.1%},"
-        f" server CPU per send {pairs['server_cpu_ratio'] - 1:+.1%}"
+        f" server CPU per request {pairs['server_cpu_ratio'] - 1:+.1%}"
     )
     m = result["machine"]
     console.print(f"{m.get('cpu_model')}, {m.get('cores')} cores, Python {m.get('python')}")
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{result['date']}-compare-{tag}.json"
+    path = args.out / f"{result['date']}-compare-{tag}{'' if args.workload == 'w1' else '-' + args.workload}.json"
     path.write_text(workloads.dumps(result) + "\n")
     console.print(f"wrote {path}")
     return 0

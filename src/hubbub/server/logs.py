@@ -19,11 +19,11 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import uuid
 from typing import Any
 
 from starlette.types import Scope
 
+from hubbub.server import random_ids
 from hubbub.server.operations import operation_of
 
 LOG_FORMATS = ("text", "json")
@@ -47,7 +47,7 @@ class RequestContext:
         if self.client_request_id is not None:
             return self.client_request_id
         if self.generated_id is None:  # most requests log nothing: no uuid for them
-            self.generated_id = uuid.uuid4().hex
+            self.generated_id = random_ids.uuid4().hex
         return self.generated_id
 
     @property

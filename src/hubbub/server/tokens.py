@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import jwt
 import msgspec
 
+from hubbub.server import random_ids
 from hubbub.server.errors import BadRequest, Unauthorized
 
 _ALGORITHM = "HS256"
@@ -78,7 +79,7 @@ class TokenService:
 
     def new_user_id(self) -> str:
         """A fresh ACS-style user id: `8:acs:<resource>_<guid>`."""
-        return f"8:acs:{self.resource_id}_{uuid.uuid4()}"
+        return f"8:acs:{self.resource_id}_{random_ids.uuid4()}"
 
     def issue(
         self, user_id: str, scopes: list[str], generation: int, *, minutes: int, now: dt.datetime
@@ -95,7 +96,7 @@ class TokenService:
             "resourceId": self.resource_id,
             "iat": iat,
             "gen": generation,
-            "jti": uuid.uuid4().hex,
+            "jti": random_ids.uuid4().hex,
         }
         for value in claims.values():
             if isinstance(value, str) and (not value.isascii() or any(c in value for c in ">?~")):

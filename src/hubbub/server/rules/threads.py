@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 
 from hubbub import wire
+from hubbub.server import random_ids
 from hubbub.server.domain import InvalidParticipant, Participant, RetentionPolicy, SystemContent, Thread, ThreadItem
 from hubbub.server.errors import BadRequest, Forbidden
 from hubbub.server.events import shapes as ev
@@ -63,8 +63,8 @@ class ThreadService(Rules):
         self._check_metadata(metadata, "metadata")
         now = now_micros()
         policy, delete_after = self.retention_deadline(now, retention)
-        request_id = request_id or str(uuid.uuid4())
-        thread_id = f"19:{uuid.uuid4().hex}@thread.v2"
+        request_id = request_id or str(random_ids.uuid4())
+        thread_id = f"19:{random_ids.uuid4().hex}@thread.v2"
         creator = next((p for p in participants if p.user_id == caller), Participant(caller))
 
         async def body(tx: Connection) -> CreatedThread:

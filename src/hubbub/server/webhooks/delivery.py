@@ -12,11 +12,11 @@ import datetime as dt
 import json
 import random
 import secrets
-import uuid
 
 import httpx
 
 from hubbub import wire
+from hubbub.server import random_ids
 from hubbub.server.store.subscriptions import Subscription
 from hubbub.server.webhooks.eventgrid import CLOUD_EVENT_SCHEMA
 
@@ -113,7 +113,7 @@ async def handshake(client: httpx.AsyncClient, sub: Subscription, topic: str) ->
         code = secrets.token_hex(16).upper()
         now = dt.datetime.now(dt.UTC)
         event = {
-            "id": str(uuid.uuid4()),
+            "id": str(random_ids.uuid4()),
             "topic": topic,
             "subject": "",
             "data": {"validationCode": code},

@@ -9,13 +9,13 @@ The data fields are those of azure-eventgrid's `AcsChat*EventData` models; ident
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 
 from hubbub import wire
+from hubbub.server import random_ids
 from hubbub.server.store.outbox import NewDelivery, OutboxRow
 from hubbub.server.store.subscriptions import Subscription
 
@@ -125,7 +125,7 @@ def _membership_data(row: OutboxRow, changed: dict[str, Any]) -> dict[str, Any]:
 
 def _envelope(event_type: str, subject: str, data: dict[str, Any], row: OutboxRow, topic: str) -> dict[str, Any]:
     return {
-        "id": str(uuid.uuid4()),
+        "id": str(random_ids.uuid4()),
         "topic": topic,
         "subject": subject,
         "data": data,
@@ -139,7 +139,7 @@ def _envelope(event_type: str, subject: str, data: dict[str, Any], row: OutboxRo
 def build_events(row: OutboxRow, topic: str) -> Iterator[Built]:
     """The thread-level event(s) of a change, then one user-level event per recipient but the actor."""
     in_thread, with_user, verb = KINDS[row.kind]
-    transaction_id = uuid.uuid4().hex
+    transaction_id = random_ids.uuid4().hex
     recipients = [r for r in dict.fromkeys(row.recipients) if r != row.actor]
     if row.kind in ("participantAdded", "participantRemoved"):
         parts = [(p["id"], _membership_data(row, p)) for p in row.data["participants"]]

@@ -8,6 +8,10 @@ waiting in its queue, runs each inside its own SAVEPOINT (a failing body rolls b
 commits the batch once: one durable commit for many concurrent requests (group commit). Callers are
 answered only after that COMMIT returns, so a success still means the data survives a crash.
 
+The writer has a thread even on one core: running each loop iteration's bodies on the event loop
+itself, as one batch per iteration, was measured at 8 % fewer sends per second and 9 % more CPU per
+send (W1, `bench.compare`, 6 rounds, server on one core).
+
 Readers use their own connections on their own threads and, with WAL, see every committed write
 without blocking the writer. The checkpointer copies the WAL into the database file on a connection
 of its own, so that no commit waits for a checkpoint's copying and syncing.

@@ -1,8 +1,9 @@
 """Random UUIDs (version 4) from the operating system's generator, without a system call each.
 
 `uuid.uuid4()` calls `os.urandom(16)` every time, and `os.urandom` lets go of the GIL for its system
-call. On the event loop thread that is a chance for the SQLite writer thread to take the GIL, and
-the loop then waits for it to give the GIL back: two thread switches for 16 bytes. Creating a user
+call. On the event loop thread that is a chance for a database thread (the embedded engine's
+writer) to take the GIL, and the loop then waits for it to give the GIL back: two thread switches
+for 16 bytes. Creating a user
 with a token takes two UUIDs (the user id and the token's `jti`), and W5 measured the switches: in
 process (16 concurrent identity creations, one core) 120 µs of CPU per call with `uuid.uuid4()`,
 95 µs with this module.

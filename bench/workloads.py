@@ -183,10 +183,16 @@ async def get_ceiling(
     target: Target, path: str, scale: Scale, progress: Progress, label: str, total: int | None = None
 ) -> dict[str, Any]:
     request = encode_request("GET", path, target.authority)
-    count = total or scale.ceiling_requests
+    return await _ceiling_run(target, [request] * ((total or scale.ceiling_requests) + 500), scale, progress, label)
+
+
+async def _ceiling_run(
+    target: Target, requests: list[bytes], scale: Scale, progress: Progress, label: str
+) -> dict[str, Any]:
+    """A ceiling's closed loop: W1's connections, the first 500 requests a warm-up."""
     return await closed_loop(
         target,
-        [request] * (count + 500),
+        requests,
         connections=scale.w1_connections,
         deadline=scale.deadline,
         progress=progress,
@@ -200,20 +206,11 @@ async def send_shaped_ceiling(target: Target, scale: Scale, progress: Progress, 
     the bare send-shaped endpoint of `ceiling.py`."""
     token = "t" * TOKEN_LENGTH
     threads = [f"19:{i:032x}@thread.v2" for i in range(scale.w1_threads)]
-    count = scale.ceiling_requests
     requests = [
         send_message_request(target.authority, threads[i % len(threads)], token, f"W1 message {i}: hello there")
-        for i in range(count + 500)
+        for i in range(scale.ceiling_requests + 500)
     ]
-    return await closed_loop(
-        target,
-        requests,
-        connections=scale.w1_connections,
-        deadline=scale.deadline,
-        progress=progress,
-        label=label,
-        warmup=500,
-    )
+    return await _ceiling_run(target, requests, scale, progress, label)
 
 
 # -- seeding over the API ---------------------------------------------------------------------------

@@ -54,6 +54,15 @@ class Connection(abc.ABC):
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         """Run a query and return all rows."""
 
+    async def fetch_planned_per_call(self, sql: str, *args: Any) -> list[Row]:
+        """`fetch`, with the query planned for these argument values on every call.
+
+        For a query whose best plan depends on its values (a search for a rare word wants the
+        word's index, one for a common word the newest messages of each thread). An engine that
+        keeps one plan per prepared statement could otherwise settle on a plan made without the
+        values and keep it for every value. This engine does not: a plain `fetch`."""
+        return await self.fetch(sql, *args)
+
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         rows = await self.fetch(sql, *args)
         return rows[0] if rows else None

@@ -91,7 +91,9 @@ async def find_matches(
     if not thread_ids or not terms:
         return []
     if db.engine == "postgres":
-        rows = await db.fetch(_POSTGRES_MATCHES, user_id, list(thread_ids), " ".join(terms), limit, skip)
+        # Planned for its words each time: the best plan depends on how common they are.
+        query = " ".join(terms)
+        rows = await db.fetch_planned_per_call(_POSTGRES_MATCHES, user_id, list(thread_ids), query, limit, skip)
     else:
         rows = await db.fetch(_SQLITE_MATCHES, user_id, _fts_query(terms, thread_ids), limit, skip)
     return [Match(row[0], int(row[1]), int(row[2]), row[3] or "") for row in rows]

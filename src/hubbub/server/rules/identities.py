@@ -114,7 +114,7 @@ class IdentityService:
         _check_scopes(scopes or [])
         user_id = self._tokens.new_user_id()
         now = _now()
-        await self._db.write(lambda tx: store.insert_identity(tx, user_id, wire.to_micros(now)))
+        await store.insert_identity(self._db, user_id, wire.to_micros(now))  # one statement: no transaction
         if not scopes:
             return user_id, None
         token, expires = self._tokens.issue(user_id, scopes, 0, minutes=minutes, now=now)
@@ -153,7 +153,7 @@ class IdentityService:
         """Delete a user (idempotent); its tokens stop working at once and its streams end."""
         deleted_at = wire.to_micros(_now())
         self._drop(user_id)  # reads racing the change are not cached
-        await self._db.write(lambda tx: store.delete_identity(tx, user_id, deleted_at))
+        await store.delete_identity(self._db, user_id, deleted_at)
         await self._revoked(Revocation(user_id, None))
 
     async def _revoked(self, revocation: Revocation) -> None:

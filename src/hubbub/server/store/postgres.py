@@ -122,6 +122,14 @@ class PostgresDatabase(Database):
         except _DRIVER_ERRORS as exc:
             raise Unavailable(f"Database error: {exc}") from exc
 
+    async def execute(self, sql: str, *args: Any) -> int:
+        # One statement is its own transaction: no BEGIN and COMMIT round trips.
+        try:
+            async with self._connection("write") as conn:
+                return await _PgConnection(conn).execute(sql, *args)
+        except _DRIVER_ERRORS as exc:
+            raise Unavailable(f"Database error: {exc}") from exc
+
     async def write_statement(self, sql: str, *args: Any) -> list[Row]:
         # One statement is its own transaction: no BEGIN and COMMIT round trips.
         try:

@@ -53,7 +53,7 @@ class _PgConnection(Connection):
         asyncpg runs every query as a prepared statement. After five executions PostgreSQL may
         switch a prepared statement to its generic plan, made without the parameter values, and
         keep it: after searches for rare words (which want the words' GIN index), a search for a
-        word in every message took that plan too, 3.7 s instead of 50 ms on W6's database (1 M
+        word in every message took that plan too: 3.7 s instead of 31 ms on W6's database (1 M
         messages). Two more round trips (the SET, and a BEGIN/COMMIT pair outside a transaction)
         are small next to a search."""
         conn = self._conn

@@ -40,7 +40,6 @@ QUEUE_READ_SECONDS = 1.0
 """How long a scrape waits for the webhook queue's counts; past it the gauge keeps its last value."""
 WEBHOOK_OUTCOMES = ("delivered", "retried", "dead_lettered")
 log = logging.getLogger("hubbub.metrics")
-"""How stale a request count may be in another worker's scrape (this worker's is always current)."""
 
 
 def multiprocess() -> bool:

@@ -368,7 +368,7 @@ class RedisBus(EventBus):
                     )
                 except (KeyError, ValueError, msgspec.DecodeError):
                     log.error("events: skipping unreadable stream entry %r", entry_id)
-                    hub.position = max(hub.position, StreamId.parse(entry_id))
+                    hub.advance(StreamId.parse(entry_id))
                     continue
                 if revocation is not None:
                     hub.revoke(revocation)

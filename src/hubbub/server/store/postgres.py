@@ -100,43 +100,36 @@ class PostgresDatabase(Database):
 
     @contextlib.asynccontextmanager
     async def _connection(self, kind: str) -> AsyncIterator[Any]:
-        """A pooled connection, timed for the observer when there is one."""
+        """A pooled connection, timed for the observer when there is one. A connection lost or not
+        to be had, while taking it or while using it, is `Unavailable` (503) for every caller."""
         observer = self.observer
-        if observer is IGNORED:
-            async with self._pool.acquire() as conn:
-                yield conn
-            return
-        started = time.perf_counter()
-        observer.connections(1)
+        timed = observer is not IGNORED
+        started = time.perf_counter() if timed else 0.0
+        if timed:
+            observer.connections(1)
         try:
             async with self._pool.acquire() as conn:
                 yield conn
-        finally:
-            observer.connections(-1)
-            observer.transaction(kind, time.perf_counter() - started)
-
-    async def write(self, body: Callable[[Connection], Awaitable[T]]) -> T:
-        try:
-            async with self._connection("write") as conn, conn.transaction():
-                return await body(_PgConnection(conn))
         except _DRIVER_ERRORS as exc:
             raise Unavailable(f"Database error: {exc}") from exc
+        finally:
+            if timed:
+                observer.connections(-1)
+                observer.transaction(kind, time.perf_counter() - started)
+
+    async def write(self, body: Callable[[Connection], Awaitable[T]]) -> T:
+        async with self._connection("write") as conn, conn.transaction():
+            return await body(_PgConnection(conn))
 
     async def execute(self, sql: str, *args: Any) -> int:
         # One statement is its own transaction: no BEGIN and COMMIT round trips.
-        try:
-            async with self._connection("write") as conn:
-                return await _PgConnection(conn).execute(sql, *args)
-        except _DRIVER_ERRORS as exc:
-            raise Unavailable(f"Database error: {exc}") from exc
+        async with self._connection("write") as conn:
+            return await _PgConnection(conn).execute(sql, *args)
 
     async def write_statement(self, sql: str, *args: Any) -> list[Row]:
         # One statement is its own transaction: no BEGIN and COMMIT round trips.
-        try:
-            async with self._connection("write") as conn:
-                return await _PgConnection(conn).fetch(sql, *args)
-        except _DRIVER_ERRORS as exc:
-            raise Unavailable(f"Database error: {exc}") from exc
+        async with self._connection("write") as conn:
+            return await _PgConnection(conn).fetch(sql, *args)
 
     async def write_grouped(self, many_sql: str, one_sql: str, *args: Any) -> Row:
         group = self._groups.get(many_sql)
@@ -146,13 +139,11 @@ class PostgresDatabase(Database):
         return await group.run(one_sql, args)
 
     async def _run_many(self, sql: str, columns: list[list[Any]]) -> list[Row]:
-        # Driver errors only: a refused value (DataError) makes the group retry row by row.
-        try:
-            async with self._connection("write") as conn:
-                rows: list[Row] = await conn.fetch(sql, *columns)
-                return rows
-        except _DRIVER_ERRORS as exc:
-            raise Unavailable(f"Database error: {exc}") from exc
+        # Not `_PgConnection.fetch`: a refused value (DataError) stays a PostgresError, which makes the
+        # group retry row by row.
+        async with self._connection("write") as conn:
+            rows: list[Row] = await conn.fetch(sql, *columns)
+            return rows
 
     async def _run_one(self, sql: str, args: Sequence[Any]) -> list[Row]:
         return await self.write_statement(sql, *args)
@@ -161,11 +152,8 @@ class PostgresDatabase(Database):
         self.observer.batch(size)
 
     async def read(self, body: Callable[[Connection], Awaitable[T]]) -> T:
-        try:
-            async with self._connection("read") as conn:
-                return await body(_PgConnection(conn))
-        except _DRIVER_ERRORS as exc:
-            raise Unavailable(f"Database error: {exc}") from exc
+        async with self._connection("read") as conn:
+            return await body(_PgConnection(conn))
 
     async def _lock_for_migration(self, tx: Connection) -> None:
         await tx.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")

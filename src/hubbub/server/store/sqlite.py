@@ -4,8 +4,9 @@ reader threads.
 A use case hands the engine a transaction *body* (an async function of a `Connection`). On SQLite
 every statement is synchronous, so the body never really suspends: the writer thread drives the
 coroutine to completion itself, in one hop, without the event loop. The writer takes every body
-waiting in its queue, runs each inside its own SAVEPOINT (a failing body rolls back alone), and
-commits the batch once: one durable commit for many concurrent requests (group commit). Callers are
+waiting in its queue, runs them in one transaction (again each in a SAVEPOINT of its own when one
+fails, so that it rolls back alone), and commits the batch once: one durable commit for many
+concurrent requests (group commit). Callers are
 answered only after that COMMIT returns, so a success still means the data survives a crash.
 
 The writer has a thread even on one core: running each loop iteration's bodies on the event loop
@@ -198,7 +199,10 @@ class SqliteDatabase(Database):
             self._written += len(batch)
             if self._finish_checkpoint:
                 self._finish_checkpoint = False
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:  # the writer must go on: the next pass tries again
+                    log.warning("SQLite checkpoint failed (the next one retries): %s", exc)
             if self._written >= _CHECKPOINT_JOBS:
                 self._checkpoint_due.set()
             if stop:

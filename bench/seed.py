@@ -67,6 +67,7 @@ class Writer:
             # database that is on disk, as a restarted server's would be, not one whose seeded pages
             # (800 MB for W4) are still dirty in the page cache: those were written back during W4,
             # the first checkpoint's fdatasync paying for them on the server's writer thread.
+            self._index_sqlite()
             self._sqlite.execute("PRAGMA synchronous=NORMAL")
             self._sqlite.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._sqlite.close()
@@ -74,6 +75,19 @@ class Writer:
             self._loop.run_until_complete(self._pg.execute("ANALYZE"))
             self._loop.run_until_complete(self._pg.close())
             self._loop.close()
+
+    def _index_sqlite(self) -> None:
+        """Put the seeded messages into the search index, as the server's writer does after sends
+        (`store.search.index_pending`), so that the server starts with nothing left to index."""
+        from hubbub.server.store.search import index_pending
+        from hubbub.server.store.sqlite import _DirectConnection, drive
+
+        assert self._sqlite is not None
+        direct, more = _DirectConnection(self._sqlite), True
+        while more:
+            self._sqlite.execute("BEGIN")
+            more = drive(index_pending(direct, batch=100_000))
+            self._sqlite.execute("COMMIT")
 
     def insert(
         self,

@@ -69,6 +69,7 @@ class SearchService(Rules):
             await self._access(conn, thread_id, caller, write=False)
             return await _search(conn, caller, [thread_id], terms, order=order, skip=skip, limit=limit)
 
+        await self._db.catch_up()  # the index holds every message sent before this search
         return [_result(hit, terms) for hit in await self._db.read(body)]
 
     async def search_threads(
@@ -81,6 +82,7 @@ class SearchService(Rules):
             threads = await participant_store.list_membership_threads(conn, caller)
             return await _search(conn, caller, threads, terms, order=order, skip=skip, limit=limit)
 
+        await self._db.catch_up()  # the index holds every message sent before this search
         return [_result(hit, terms) for hit in await self._db.read(body)]
 
 

@@ -122,6 +122,16 @@ class Database(Connection):
     async def read(self, body: Callable[[Connection], Awaitable[T]]) -> T:
         """Run `body` on a connection that sees every committed write."""
 
+    def defer(self, body: Callable[[Connection], Awaitable[bool]]) -> None:
+        """Have `body` run after writes instead of in them: in write transactions of its own, after
+        a number of writes, a moment after the last one, and for `catch_up`; each time again while
+        it returns True (more is left). Only an engine whose writes go through one writer offers it."""
+        raise NotImplementedError(f"the {self.engine} engine runs no deferred work")
+
+    async def catch_up(self) -> None:
+        """Return once the work `defer`red for every write committed so far is done, so that a read
+        that depends on it sees those writes. Without deferred work: at once."""
+
     async def write_statement(self, sql: str, *args: Any) -> list[Row]:
         """Run one statement that writes, atomically, and return its rows once committed."""
         return await self.write(lambda tx: tx.fetch(sql, *args))

@@ -159,4 +159,5 @@ class PostgresDatabase(Database):
         await tx.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
 
     async def _run_script(self, tx: Connection, sql: str) -> None:
-        await tx.execute(sql)
+        if any(line.split("--", 1)[0].strip() for line in sql.splitlines()):  # asyncpg fails on no statement
+            await tx.execute(sql)

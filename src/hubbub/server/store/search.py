@@ -1,8 +1,11 @@
 """Message search: the full-text index of each engine, queried inside the callers' history windows.
 
-The index itself is kept by the schema (`schema/0003_search.*.sql`): SQLite triggers write an FTS5
-table, a PostgreSQL trigger writes a `tsvector` column with a GIN index, in the transaction of every
-write to `messages`. This module queries it, and backfills it for messages stored before it existed.
+The index itself is kept by the schema (`schema/0003_search.*.sql`): a PostgreSQL trigger writes a
+`tsvector` column with a GIN index in the transaction of every write to `messages`; SQLite triggers
+keep an FTS5 table through edits and deletes, and new messages enter it after their commit, in
+batches (`index_pending`, schema 0005), which the writer runs on its own (`start_indexing`) and
+every search runs first (`Database.catch_up`), so a search still finds every message sent before
+it. This module queries the index, and backfills it for messages stored before it existed.
 
 A search takes the caller, the threads to search (the rules pick them) and the query's words, and
 finds the live text/html messages that hold every word inside the caller's history window of their
@@ -124,6 +127,38 @@ async def get_hits(db: Connection, matches: Sequence[Match]) -> list[SearchHit]:
         for m in matches
         if (m.thread_id, m.message_id) in found
     ]
+
+
+# -- SQLite: new messages, after their commit ---------------------------------------------------------
+
+INDEX_BATCH = 10_000
+"""Rows of `messages` (by rowid) that one `index_pending` transaction looks at, at most."""
+
+_INDEX_ROWS = """
+INSERT INTO message_index (rowid, body, scope, thread_id, message_id)
+SELECT rowid, CASE type WHEN 'html' THEN COALESCE(plain_text, content) ELSE content END,
+       't' || hex(thread_id), thread_id, id
+FROM messages WHERE rowid > $1 AND rowid <= $2 AND type IN ('text', 'html') AND deleted_at IS NULL
+"""
+
+
+async def index_pending(tx: Connection, batch: int = INDEX_BATCH) -> bool:
+    """Put the messages above `search_indexed.last_rowid` into the SQLite index, as they are now,
+    at most `batch` rowids of them, and move the mark past them; True when more are left."""
+    last = int(await tx.fetchval("SELECT last_rowid FROM search_indexed"))
+    top = await tx.fetchval("SELECT MAX(rowid) FROM messages")
+    if top is None or int(top) <= last:
+        return False
+    upto = min(int(top), last + batch)
+    await tx.execute(_INDEX_ROWS, last, upto)
+    await tx.execute("UPDATE search_indexed SET last_rowid = $1", upto)
+    return upto < int(top)
+
+
+def start_indexing(db: Database) -> None:
+    """Have the engine index new messages after their commit, where the schema leaves it to us."""
+    if db.engine == "sqlite":
+        db.defer(index_pending)
 
 
 # -- the backfill ----------------------------------------------------------------------------------

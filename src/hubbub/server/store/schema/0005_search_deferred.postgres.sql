@@ -1,0 +1,3 @@
+-- Nothing on PostgreSQL: 0005_search_deferred.sqlite.sql moves SQLite's full-text index out of the
+-- sending transaction; PostgreSQL's GIN index stays in it (its insert is cheap without the pending
+-- list, 0004). The file keeps both engines' schema versions the same.

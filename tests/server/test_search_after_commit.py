@@ -11,6 +11,7 @@ several transactions while writes go on.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -170,8 +171,12 @@ async def test_stopping_indexes_what_is_left_and_a_crash_leaves_it_to_the_next_s
         await db.close()
 
 
-async def test_a_backlog_is_indexed_in_batches_while_writes_go_on(embedded: Database) -> None:
+async def test_a_backlog_is_indexed_in_batches_while_writes_go_on(
+    embedded: Database, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = embedded
+    caplog.set_level(logging.INFO, logger="hubbub.store")
+    monkeypatch.setattr(search_store, "_backlog_logged", 0.0)  # not held back by an earlier line
     backlog = search_store.INDEX_BATCH * 3 + 500
 
     async def load(tx: Connection) -> None:  # messages written around the server, as an import would
@@ -196,3 +201,4 @@ async def test_a_backlog_is_indexed_in_batches_while_writes_go_on(embedded: Data
     assert sent_meanwhile >= 2  # the writer took the sends between the index's batches
     assert len(await _found(db, "live")) == min(len(live), 50)
     assert await _indexed_rows(db) == backlog + len(live)
+    assert "search index: indexing new messages, about" in caplog.text  # a long catch-up says so

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
+import time
 from collections.abc import Callable, Sequence
 
 from hubbub.server.domain import SearchHit
@@ -24,6 +26,7 @@ from hubbub.server.store.columns import dump_plain_text
 from hubbub.server.store.engine import Connection, Database
 from hubbub.server.store.messages import MESSAGE_COLUMNS, message_from_row
 
+log = logging.getLogger("hubbub.store")
 WORD = re.compile(r"[^\W_]+")
 """A word, as both engines' tokenizers cut text: a run of letters and digits."""
 
@@ -133,6 +136,9 @@ async def get_hits(db: Connection, matches: Sequence[Match]) -> list[SearchHit]:
 
 INDEX_BATCH = 10_000
 """Rows of `messages` (by rowid) that one `index_pending` transaction looks at, at most."""
+_BACKLOG_LOG_SECONDS = 5.0
+"""A backlog of more than one batch (messages written around the server) is logged this often."""
+_backlog_logged = 0.0
 
 _INDEX_ROWS = """
 INSERT INTO message_index (rowid, body, scope, thread_id, message_id)
@@ -152,7 +158,19 @@ async def index_pending(tx: Connection, batch: int = INDEX_BATCH) -> bool:
     upto = min(int(top), last + batch)
     await tx.execute(_INDEX_ROWS, last, upto)
     await tx.execute("UPDATE search_indexed SET last_rowid = $1", upto)
-    return upto < int(top)
+    if upto < int(top):
+        _log_backlog(int(top) - upto)
+        return True
+    return False
+
+
+def _log_backlog(left: int) -> None:
+    """Say how far a long catch-up is, at most every `_BACKLOG_LOG_SECONDS` (it runs on the writer)."""
+    global _backlog_logged
+    now = time.monotonic()
+    if now - _backlog_logged >= _BACKLOG_LOG_SECONDS:
+        _backlog_logged = now
+        log.info("search index: indexing new messages, about %d left", left)
 
 
 def start_indexing(db: Database) -> None:

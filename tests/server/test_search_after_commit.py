@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -202,3 +203,33 @@ async def test_a_backlog_is_indexed_in_batches_while_writes_go_on(
     assert len(await _found(db, "live")) == min(len(live), 50)
     assert await _indexed_rows(db) == backlog + len(live)
     assert "search index: indexing new messages, about" in caplog.text  # a long catch-up says so
+
+
+async def test_a_search_during_the_writers_own_pass_waits_for_it(tmp_path: Path) -> None:
+    from hubbub.server.store.sqlite import SqliteDatabase
+
+    db = await SqliteDatabase.connect(tmp_path / "hubbub.db")
+    started, release = threading.Event(), threading.Event()
+    passes: list[int] = []
+
+    async def slow_second_pass(tx: Connection) -> bool:  # runs on the writer thread
+        passes.append(1)
+        if len(passes) == 2:
+            started.set()
+            release.wait(5)
+        return False
+
+    try:
+        await db.defer(slow_second_pass)  # the first pass runs now
+        assert passes == [1]
+        await db.execute("CREATE TABLE t (x INTEGER)")  # a write: a pass is due half a second later
+        # The writer's own pass is under way ...
+        assert await asyncio.to_thread(started.wait, 5)
+        caught_up = asyncio.create_task(db.catch_up())
+        await asyncio.sleep(0.2)
+        assert not caught_up.done()  # ... so a search made now waits for it to finish
+        release.set()
+        await asyncio.wait_for(caught_up, 5)
+    finally:
+        release.set()
+        await db.close()

@@ -122,10 +122,11 @@ class Database(Connection):
     async def read(self, body: Callable[[Connection], Awaitable[T]]) -> T:
         """Run `body` on a connection that sees every committed write."""
 
-    def defer(self, body: Callable[[Connection], Awaitable[bool]]) -> None:
+    async def defer(self, body: Callable[[Connection], Awaitable[bool]]) -> None:
         """Have `body` run after writes instead of in them: in write transactions of its own, after
         a number of writes, a moment after the last one, and for `catch_up`; each time again while
-        it returns True (more is left). Only an engine whose writes go through one writer offers it."""
+        it returns True (more is left). It runs once before this returns, for what an earlier
+        process left. Only an engine whose writes go through one writer offers it."""
         raise NotImplementedError(f"the {self.engine} engine runs no deferred work")
 
     async def catch_up(self) -> None:

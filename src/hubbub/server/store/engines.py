@@ -71,7 +71,7 @@ async def open_database(settings: Settings, *, migrate: bool = True, create: boo
     if migrate:
         await db.migrate()
         await search.backfill(db, _LoggedProgress())
-        search.start_indexing(db)
+        await search.start_indexing(db)
     return db
 
 

@@ -173,10 +173,11 @@ def _log_backlog(left: int) -> None:
         log.info("search index: indexing new messages, about %d left", left)
 
 
-def start_indexing(db: Database) -> None:
-    """Have the engine index new messages after their commit, where the schema leaves it to us."""
+async def start_indexing(db: Database) -> None:
+    """Have the engine index new messages after their commit, where the schema leaves it to us;
+    returns once what an earlier process left is indexed (a long backlog logs its progress)."""
     if db.engine == "sqlite":
-        db.defer(index_pending)
+        await db.defer(index_pending)
 
 
 # -- the backfill ----------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ of its own, so that no commit waits for a checkpoint's copying and syncing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import queue
@@ -303,8 +304,10 @@ class SqliteDatabase(Database):
     ) -> None:
         """Run each deferred body, one transaction at a time, while it has more to do and no write
         is waiting (or `to_the_end`). `waiting` holds `catch_up` jobs: answered when every body is
-        done, or put back behind the writes that came meanwhile, for the next pass to finish."""
-        self._since_deferred = 0
+        done, or put back behind the writes that came meanwhile, for the next pass to finish.
+
+        The count of writes since the last pass drops to 0 only once the pass is done: a
+        `catch_up` made meanwhile must wait for it (its job queues behind it), not find nothing due."""
         unfinished, failure = False, None
         for body in self._deferred:
             more = True
@@ -317,9 +320,9 @@ class SqliteDatabase(Database):
                 except Exception as exc:  # the writes go on; the next pass tries again
                     log.exception("SQLite deferred write failed")
                     if conn.in_transaction:
-                        conn.execute("ROLLBACK")
+                        with contextlib.suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
                     failure, more = Unavailable(f"Database error: {exc}"), False
-                    self._since_deferred = 1
                     break
                 self._written += 1
                 if self.observer is not IGNORED:
@@ -327,6 +330,10 @@ class SqliteDatabase(Database):
                 if more and not to_the_end and not self._jobs.empty():
                     unfinished = True
                     break
+        if failure is not None:
+            self._since_deferred = max(self._since_deferred, 1)
+        elif not unfinished:
+            self._since_deferred = 0
         if unfinished:
             self._since_deferred = max(self._since_deferred, _DEFERRED_JOBS)
             for job in waiting:
@@ -384,8 +391,9 @@ class SqliteDatabase(Database):
         self._jobs.put(_Job(body, future, loop))
         return await future
 
-    def defer(self, body: Body[bool]) -> None:
+    async def defer(self, body: Body[bool]) -> None:
         self._deferred.append(body)
+        await self.catch_up()  # what the last process left (the writer may be idle: it is woken)
 
     async def catch_up(self) -> None:
         if not self._deferred_due():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
+from collections.abc import Awaitable, Callable
 
 from hubbub.server.domain import Message, SearchHit
 from hubbub.server.errors import BadRequest
@@ -69,8 +70,7 @@ class SearchService(Rules):
             await self._access(conn, thread_id, caller, write=False)
             return await _search(conn, caller, [thread_id], terms, order=order, skip=skip, limit=limit)
 
-        await self._db.catch_up()  # the index holds every message sent before this search
-        return [_result(hit, terms) for hit in await self._db.read(body)]
+        return [_result(hit, terms) for hit in await self._read_index(body)]
 
     async def search_threads(
         self, caller: str, query: str, *, order: str | None, skip: int, limit: int
@@ -82,8 +82,11 @@ class SearchService(Rules):
             threads = await participant_store.list_membership_threads(conn, caller)
             return await _search(conn, caller, threads, terms, order=order, skip=skip, limit=limit)
 
+        return [_result(hit, terms) for hit in await self._read_index(body)]
+
+    async def _read_index(self, body: Callable[[Connection], Awaitable[list[SearchHit]]]) -> list[SearchHit]:
         await self._db.catch_up()  # the index holds every message sent before this search
-        return [_result(hit, terms) for hit in await self._db.read(body)]
+        return await self._db.read(body)
 
 
 async def _search(

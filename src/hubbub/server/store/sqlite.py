@@ -330,15 +330,13 @@ class SqliteDatabase(Database):
                 if more and not to_the_end and not self._jobs.empty():
                     unfinished = True
                     break
-        if failure is not None:
-            self._since_deferred = max(self._since_deferred, 1)
-        elif not unfinished:
-            self._since_deferred = 0
-        if unfinished:
-            self._since_deferred = max(self._since_deferred, _DEFERRED_JOBS)
+        if unfinished:  # due again after the next batch
+            self._since_deferred = _DEFERRED_JOBS
             for job in waiting:
                 self._jobs.put(job)
-        elif waiting:
+            return
+        self._since_deferred = 0 if failure is None else 1  # a failed pass is tried again
+        if waiting:
             _answer([(job, None, failure) for job in waiting])
 
     @staticmethod
@@ -347,8 +345,9 @@ class SqliteDatabase(Database):
     ) -> list[tuple[_Job, Any, BaseException | None]] | None:
         """The batch in one transaction with no savepoint per job: the common case, where no job
         fails. A savepoint per job costs little by itself, but makes the full-text index flush its
-        pending terms at each one (14 µs a send, measured). When a job raises, everything is rolled
-        back and None returned, for `_run_apart` to do again; a batch of one job just failed."""
+        pending terms at each one (14 µs a send, measured while sends wrote the index; edits still
+        do). When a job raises, everything is rolled back and None returned, for `_run_apart` to do
+        again; a batch of one job just failed."""
         conn.execute("BEGIN IMMEDIATE")
         outcomes: list[tuple[_Job, Any, BaseException | None]] = []
         for job in batch:

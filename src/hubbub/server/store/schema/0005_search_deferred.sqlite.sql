@@ -1,6 +1,6 @@
 -- The search index of new messages is written after their commit, in batches, not by a trigger in
 -- the sending transaction (store/search.py: `index_pending`, which the writer runs every 1,000
--- writes, half a second after the last one, and before every search). A send then pays for its
+-- writes, half a second after the last one, at start, on close, and before every search). A send then pays for its
 -- row of `messages` only: the FTS5 insert was 14-15 µs of the writer's 32 µs per send, and in
 -- batches of 1,000 it costs about 2.5.
 --

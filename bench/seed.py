@@ -9,6 +9,7 @@ its thread, `seq` runs 1..N per thread, and `threads.last_seq` / `last_message_i
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 import uuid
@@ -63,14 +64,22 @@ class Writer:
 
     def __exit__(self, *exc: object) -> None:
         if self._sqlite is not None:
-            # synchronous=NORMAL: this checkpoint syncs the database file, so the server starts on a
-            # database that is on disk, as a restarted server's would be, not one whose seeded pages
-            # (800 MB for W4) are still dirty in the page cache: those were written back during W4,
-            # the first checkpoint's fdatasync paying for them on the server's writer thread.
+            # The server must start on a database that is on disk, as a restarted server's would
+            # be, not one whose seeded pages (800 MB for W4) are still dirty in the page cache: the
+            # server's first checkpoint would write them back, and its fdatasync on the writer
+            # thread held every send for 0.3-0.4 s (W4's max latency 380-392 ms, the "W4 stall").
+            # The checkpoint below does not do it: with synchronous=OFF, the automatic checkpoints
+            # during the seeding copied the WAL into the database file without syncing, and a
+            # checkpoint with nothing left to copy syncs nothing. So the file is synced here.
             self._index_sqlite()
-            self._sqlite.execute("PRAGMA synchronous=NORMAL")
             self._sqlite.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._sqlite.close()
+            assert self.sqlite_path is not None
+            fd = os.open(self.sqlite_path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         if self._pg is not None and self._loop is not None:
             self._loop.run_until_complete(self._pg.execute("ANALYZE"))
             self._loop.run_until_complete(self._pg.close())

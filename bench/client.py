@@ -132,10 +132,12 @@ async def run_closed_loop(
     deadline: float,
     progress: Callable[[int], None] | None = None,
     ok: tuple[int, ...] = (200, 201, 204),
+    before_close: Callable[[], None] | None = None,
 ) -> LoadResult:
     """Send `total` requests over `connections` keep-alive connections, each waiting for its answer.
 
-    Stops early at `deadline` seconds. `make_request(i)` builds the i-th request.
+    Stops early at `deadline` seconds. `make_request(i)` builds the i-th request. `before_close`
+    runs once the requests are done, while the connections are still open.
     """
     conns = [Connection(host, port) for _ in range(connections)]
     await asyncio.gather(*(c.open() for c in conns))
@@ -174,6 +176,8 @@ async def run_closed_loop(
 
     await asyncio.gather(*(worker(c) for c in conns))
     elapsed = clock() - start
+    if before_close is not None:
+        before_close()
     await asyncio.gather(*(c.close() for c in conns))
     done = sum(statuses.values())
     return LoadResult(done, errors, elapsed, latencies, completions, statuses)

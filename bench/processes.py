@@ -339,6 +339,35 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def connections_by_worker(pid: int, port: int) -> list[int]:
+    """How many established connections to `port` each process of the server (`pid` and its
+    workers) holds, most first, processes with none left out (Linux: `/proc/net/tcp*` and each
+    process's socket descriptors). With several workers sharing one listening socket, which worker
+    accepts a connection is a race, and W1's rate depends on how its connections split (README)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 01: ESTABLISHED
+                inodes.add(fields[9])
+    counts = []
+    for process in (pid, *_children(pid)):
+        held = 0
+        for fd in Path(f"/proc/{process}/fd").glob("*"):
+            try:
+                link = os.readlink(fd)
+            except OSError:
+                continue  # closed meanwhile
+            held += link.startswith("socket:[") and link[8:-1] in inodes
+        if held:
+            counts.append(held)
+    return sorted(counts, reverse=True)
+
+
 def cpu_by_thread(pid: int) -> dict[str, float]:
     """CPU seconds used so far by `pid` and its worker processes (Linux): the main threads (the
     event loops) and all other threads (SQLite writer and readers, executors), summed."""

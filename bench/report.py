@@ -250,6 +250,11 @@ def results_table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             + f"  (client CPU {f['client_cpu']:.0%})"
             + (f"  server CPU {f['server_cpu_us']['total']:.0f} µs/req" if "server_cpu_us" in f else "")
             + "".join(f" + {name} {us:.0f}" for name, us in f.get("services_cpu_us", {}).items() if us >= 1)
+            + (
+                "  connections per worker " + "/".join(map(str, f["connections_by_worker"]))
+                if results.get("workers", 1) > 1 and "connections_by_worker" in f
+                else ""
+            )
         )
 
     for key, label in (

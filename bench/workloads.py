@@ -151,6 +151,8 @@ async def closed_loop(
     meter = cpu_meter()
     server_before = processes.cpu_by_thread(target.pid) if target.pid else None
     services_before = processes.services_cpu(target.pid) if target.pid else {}
+    split: list[int] = []
+    pid = target.pid
     result = await run_closed_loop(
         target.host,
         target.port,
@@ -159,8 +161,11 @@ async def closed_loop(
         connections=connections,
         deadline=deadline,
         progress=advance,
+        before_close=None if pid is None else lambda: split.extend(processes.connections_by_worker(pid, target.port)),
     )
     figures = load_figures(result, meter())
+    if split:
+        figures["connections_by_worker"] = split
     if target.pid and server_before is not None and result.requests:
         figures["server_cpu_us"] = processes.cpu_per_request(
             server_before, processes.cpu_by_thread(target.pid), result.requests

@@ -1,0 +1,213 @@
+"""`python -m bench.statement`: what PostgreSQL spends on Hubbub's batched send statement.
+
+W1 on PostgreSQL sends each worker's queued messages as one statement (`store.group_commit`, the
+statement `store.messages._SEND_MANY_IN_ONE_STATEMENT`): its cost per statement and per row decide
+how much a batch of 4 costs next to a batch of 16, which is what 2 workers pay when W1's
+connections split between them (README). This runs the statement alone on one connection of a
+throwaway PostgreSQL 15 cluster (as `python -m bench --engine postgres` starts it, schema applied
+by `hubbub migrate`), in W1's shape: 10 threads of 10 participants, senders taking turns, 100,000
+messages already there, then `ANALYZE`. The figure is the backend's own CPU time from `/proc`.
+Two baselines run the same way: `SELECT 1` (a round trip) and a one-row `UPDATE` that commits (a
+write transaction).
+
+It then adds `--grow` threads (1,000 by default) of 10 participants each and measures again: on
+the same connection, whose prepared statement keeps the generic plan made while the tables were
+small; on a new connection; after `ANALYZE`; and after `ANALYZE` with `plan_cache_mode` forced to
+the generic plan (as Hubbub's grouped statements run: `store.postgres.GROUPED_SETTINGS`) and to
+custom plans. PostgreSQL's own choice (`auto`) makes a custom plan on every execution once the
+tables are that size, which the last two rows tell apart.
+
+    .venv/bin/python -m bench.statement            # about 30 s; run as root (initdb via runuser)
+
+Prints a table and writes `bench/results/<date>-statement.json` (`--out` for another directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import uvloop
+from rich.console import Console
+from rich.table import Table
+
+from bench import processes, report
+from hubbub.server.store.messages import _SEND_MANY_IN_ONE_STATEMENT
+
+RESULTS = Path(__file__).parent / "results"
+THREADS, PER_THREAD = 10, 10
+SEEDED = 100_000
+BATCHES = (1, 4, 16)
+
+
+def backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the backend process `pid` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def per_call(conn: Any, calls: int, run: Any) -> float:
+    """The backend's CPU microseconds per call of `run(i)`."""
+    pid = conn.get_server_pid()
+    before = backend_cpu(pid)
+    for i in range(calls):
+        await run(i)
+    return (backend_cpu(pid) - before) * 1e6 / calls
+
+
+async def send_batches(conn: Any, batch: int, rows: int) -> float:
+    """The backend's CPU microseconds per statement for `rows` sends in statements of `batch`."""
+
+    async def run(i: int) -> None:
+        now_us = int(time.time() * 1e6)
+        sends = [(i * batch + j) % (THREADS * PER_THREAD) for j in range(batch)]
+        columns = [
+            [f"t{s % THREADS}" for s in sends],
+            [f"u{s % THREADS}-{s // THREADS}" for s in sends],
+            [now_us // 1000] * batch,
+            [now_us] * batch,
+            ["text"] * batch,
+            ["w1"] * batch,
+            ["hello from the statement benchmark"] * batch,
+            [None] * batch,
+            ["hello from the statement benchmark"] * batch,
+        ]
+        rows_back = await conn.fetch(_SEND_MANY_IN_ONE_STATEMENT, *columns)
+        assert all(row["id"] is not None for row in rows_back), "a send was refused"
+
+    return await per_call(conn, max(1, rows // batch), run)
+
+
+async def measure(url: str, rows: int, grow: int) -> dict[str, Any]:
+    conn = await asyncpg.connect(url)
+    now = int(time.time() * 1e6)
+    await conn.executemany(
+        "INSERT INTO threads (id, topic, created_at, created_by, last_seq, last_message_id, last_message_at)"
+        " VALUES ($1, 'w1', $2, 'u0-0', 0, 0, 0)",
+        [(f"t{t}", now) for t in range(THREADS)],
+    )
+    await conn.executemany(
+        "INSERT INTO participants (thread_id, user_id, display_name, added_at, visible_from)"
+        " VALUES ($1, $2, '', $3, 0)",
+        [(f"t{t}", f"u{t}-{p}", now) for t in range(THREADS) for p in range(PER_THREAD)],
+    )
+    # 100,000 messages first, so that the rows each measurement adds (the search index's posting
+    # lists grow with them) change the message table by a few per cent, not many times over, and
+    # the cases after the growth differ from the first by the participants and threads alone.
+    base_ms = now // 1000 - 10_000_000
+    await conn.execute(
+        "INSERT INTO messages (thread_id, id, seq, type, sender_id, sender_display_name, content, metadata,"
+        " created_at, version, plain_text)"
+        " SELECT 't' || t, $1::bigint + k, k + 1, 'text', 'u' || t || '-0', 'w1', 'seeded message ' || g, NULL,"
+        " ($1::bigint + k) * 1000, $1::bigint + k, 'seeded message ' || g"
+        " FROM (SELECT g, g % $2::int AS t, g / $2::int AS k FROM generate_series(0, $3::int - 1) g) AS s",
+        base_ms,
+        THREADS,
+        SEEDED,
+    )
+    last = SEEDED // THREADS
+    await conn.execute(
+        "UPDATE threads SET last_seq = $1, last_message_id = $2, last_message_at = $3",
+        last,
+        base_ms + last - 1,
+        (base_ms + last - 1) * 1000,
+    )
+    await conn.execute("ANALYZE")
+    figures: dict[str, Any] = {
+        "select_1_us": await per_call(conn, rows, lambda i: conn.fetchval("SELECT 1")),
+        "update_commit_us": await per_call(
+            conn, rows, lambda i: conn.execute("UPDATE threads SET topic = $1 WHERE id = 't0'", f"w1-{i}")
+        ),
+    }
+    small = {str(b): await send_batches(conn, b, rows) for b in BATCHES}
+    await conn.execute(
+        "INSERT INTO threads (id, topic, created_at, created_by, last_seq, last_message_id, last_message_at)"
+        " SELECT 'g' || g, 'grown', 0, 'v0', 0, 0, 0 FROM generate_series(1, $1::int) g",
+        grow,
+    )
+    await conn.execute(
+        "INSERT INTO participants (thread_id, user_id, display_name, added_at, visible_from)"
+        " SELECT 'g' || (g / 10 + 1), 'v' || g, '', 0, 0 FROM generate_series(0, $1::int * 10 - 1) g",
+        grow,
+    )
+    grown = {
+        "same connection": {str(b): await send_batches(conn, b, rows) for b in BATCHES},
+    }
+    fresh = await asyncpg.connect(url)
+    grown["new connection"] = {str(b): await send_batches(fresh, b, rows) for b in BATCHES}
+    await fresh.execute("ANALYZE")
+    analyzed = await asyncpg.connect(url)
+    grown["new connection after ANALYZE"] = {str(b): await send_batches(analyzed, b, rows) for b in BATCHES}
+    generic = await asyncpg.connect(url, server_settings={"plan_cache_mode": "force_generic_plan"})
+    grown["new connection after ANALYZE, generic plan"] = {
+        str(b): await send_batches(generic, b, rows) for b in BATCHES
+    }
+    custom = await asyncpg.connect(url, server_settings={"plan_cache_mode": "force_custom_plan"})
+    grown["new connection after ANALYZE, custom plans"] = {str(b): await send_batches(custom, b, rows) for b in BATCHES}
+    for c in (conn, fresh, analyzed, generic, custom):
+        await c.close()
+    figures["send_statement_us"] = {
+        "100 participants": small,
+        **{f"+{grow * 10:,} participants, {k}": v for k, v in grown.items()},
+    }
+    b1, b16 = small[str(BATCHES[0])], small[str(BATCHES[-1])]
+    per_row = (b16 - b1) / (BATCHES[-1] - BATCHES[0])
+    figures["fit_100_participants"] = {"per_statement_us": round(b1 - per_row, 1), "per_row_us": round(per_row, 1)}
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=8000, help="sends per measurement (default 8000)")
+    parser.add_argument("--grow", type=int, default=1000, help="threads of 10 participants added (default 1000)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON file")
+    args = parser.parse_args()
+    console = Console()
+    machine = report.machine_info("postgres")
+    cores = frozenset(os.sched_getaffinity(0))
+    with contextlib.ExitStack() as stack:
+        logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hubbub-statement-logs-")))
+        url = stack.enter_context(processes.postgres_cluster(logs, cores))
+        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hubbub-statement-")))
+        subprocess.run(
+            processes.migrate_command(data_dir),
+            check=True,
+            capture_output=True,
+            env={**os.environ, "HUBBUB_DATABASE_URL": url},
+        )
+        figures = uvloop.run(measure(url, args.rows, args.grow))
+    table = Table(title=f"PostgreSQL CPU per statement (µs), {args.rows:,} sends per cell")
+    table.add_column("case")
+    for b in BATCHES:
+        table.add_column(f"batch {b}", justify="right")
+    for case, by_batch in figures["send_statement_us"].items():
+        table.add_row(case, *(f"{by_batch[str(b)]:,.0f}" for b in BATCHES))
+    console.print(table)
+    fit = figures["fit_100_participants"]
+    console.print(
+        f"100 participants: {fit['per_statement_us']:.0f} µs a statement + {fit['per_row_us']:.1f} µs a row;"
+        f" SELECT 1 {figures['select_1_us']:.0f} µs, one-row UPDATE with its commit"
+        f" {figures['update_commit_us']:.0f} µs"
+    )
+    console.print(
+        f"[dim]{machine['cpu_model']}, {machine['cores']} cores, Python {machine['python']},"
+        f" {machine.get('postgres', 'PostgreSQL')}, commit {machine['git_commit']}[/]"
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"{dt.date.today().isoformat()}-statement.json"
+    result = {"date": dt.date.today().isoformat(), "machine": machine, "rows": args.rows, "grow": args.grow, **figures}
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    console.print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -61,7 +61,7 @@ async def per_call(conn: Any, calls: int, run: Any) -> float:
     before = backend_cpu(pid)
     for i in range(calls):
         await run(i)
-    return (backend_cpu(pid) - before) * 1e6 / calls
+    return round((backend_cpu(pid) - before) * 1e6 / calls, 1)
 
 
 async def send_batches(conn: Any, batch: int, rows: int) -> float:

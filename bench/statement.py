@@ -13,9 +13,10 @@ write transaction).
 It then adds `--grow` threads (1,000 by default) of 10 participants each and measures again: on
 the same connection, whose prepared statement keeps the generic plan made while the tables were
 small; on a new connection; after `ANALYZE`; and after `ANALYZE` with `plan_cache_mode` forced to
-the generic plan (as Hubbub's grouped statements run: `store.postgres.GROUPED_SETTINGS`) and to
-custom plans. PostgreSQL's own choice (`auto`) makes a custom plan on every execution once the
-tables are that size, which the last two rows tell apart.
+the generic plan and to custom plans. PostgreSQL's own choice (`auto`) makes a custom plan on every
+execution once the tables are that size, which the last two rows tell apart. (Forcing the generic
+plan on the server's grouped statements was tried and reverted: on tables as even as these it
+halves the statement's cost, but W7, after W2's threads of 250 participants, lost 10-15 %.)
 
     .venv/bin/python -m bench.statement            # about 30 s; run as root (initdb via runuser)
 

@@ -155,22 +155,3 @@ async def test_outbox_rows_commit_with_their_messages(db: PostgresDatabase) -> N
         assert row["actor"] == "abc"[i % 3] and row["created_at"] == sent.created_at
         assert sorted(json.loads(row["recipients"])) == ["a", "b", "c"]
         assert json.loads(row["data"]) == {"messageId": sent.message_id, "content": f"e{i}"}
-
-
-async def test_grouped_statements_keep_their_generic_plan(db: PostgresDatabase) -> None:
-    # The batched send's connections plan it once for any values (`postgres.GROUPED_SETTINGS`;
-    # what that saves is measured by `python -m bench.statement`); every other statement keeps
-    # PostgreSQL's own choice.
-    many = (
-        "SELECT current_setting('plan_cache_mode') AS mode, x FROM unnest($1::int[]) WITH ORDINALITY AS t(x, ord)"
-        " ORDER BY ord"
-    )
-    one = "SELECT current_setting('plan_cache_mode') AS mode, $1::int AS x"
-    rows = await asyncio.gather(*(db.write_grouped(many, one, i) for i in range(5)))
-    assert [(row["mode"], row["x"]) for row in rows] == [("force_generic_plan", i) for i in range(5)]
-
-    async def mode(tx: Connection) -> str:
-        return str((await tx.fetch("SELECT current_setting('plan_cache_mode')"))[0][0])
-
-    assert await db.read(mode) == "auto"
-    assert await db.write(mode) == "auto"

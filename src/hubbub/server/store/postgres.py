@@ -1,8 +1,7 @@
 """PostgreSQL engine on asyncpg: a connection pool; a write body runs in one transaction.
 
 asyncpg prepares and caches each statement per connection, so repeated queries skip planning.
-`write_grouped` statements (a send) commit in groups (`store/group_commit.py`), on connections of
-their own that always use the statement's generic plan (`GROUPED_SETTINGS`).
+`write_grouped` statements (a send) commit in groups (`store/group_commit.py`).
 """
 
 from __future__ import annotations
@@ -21,21 +20,6 @@ from hubbub.server.store.group_commit import StatementGroup
 T = TypeVar("T")
 _MIGRATION_LOCK_KEY = 0x4855_4242  # "HUBB": one migrating node at a time
 _DRIVER_ERRORS = (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.InterfaceError)
-GROUPED_CONNECTIONS = 2
-"""The grouped statements' own pool: one batch in flight per statement (`group_commit.IN_FLIGHT`), and
-two statements (a send, and a send that also writes the webhook outbox)."""
-GROUPED_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
-"""Session settings of the grouped statements' connections. PostgreSQL plans a prepared statement
-for its parameters five times, then keeps its generic plan unless that plan's estimate is dearer
-than those of the plans made for the values. For the batched send, whose parameters are arrays,
-the estimate is dearer once the tables hold more than a few rows, and PostgreSQL then planned it
-again on every execution. `python -m bench.statement` (1,010 threads, 10,100 participants, after
-`ANALYZE`), PostgreSQL's CPU per statement of 1 / 4 / 16 sends: 481-505 / 590-640 / 860-960 µs
-with its own choice or custom plans, 214-239 / 295-325 / 640-680 µs with the generic plan, about
-what it costs on 10 threads of 10 participants (204-216 / 265-305 / 520-560). With `--grow 10000`
-(10,010 threads, 100,100 participants): 506-535 / 575-595 / 960 against 221 / 355 / 580 µs. The
-generic plan is made from the statistics of the time (index scans at those sizes) and made again
-when `ANALYZE` changes them."""
 
 
 async def _end_transaction(conn: Any) -> None:
@@ -99,58 +83,38 @@ class PostgresDatabase(Database):
     data_modifying_with = True
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
-    def __init__(self, pool: asyncpg.Pool, grouped_pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._grouped_pool = grouped_pool
         self._groups: dict[str, StatementGroup] = {}
 
     @classmethod
     async def connect(cls, url: str, *, min_size: int = 2, max_size: int = 20) -> PostgresDatabase:
-        pools: list[asyncpg.Pool] = []
         try:
-            pools.append(await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_end_transaction))
-            pools.append(
-                await asyncpg.create_pool(
-                    url,
-                    min_size=1,
-                    max_size=GROUPED_CONNECTIONS,
-                    reset=_end_transaction,
-                    server_settings=GROUPED_SETTINGS,
-                )
-            )
-        except BaseException as exc:
-            for pool in pools:
-                await pool.close()
-            if isinstance(exc, (OSError, asyncpg.PostgresError)):
-                raise Unavailable(f"Cannot connect to PostgreSQL: {exc}") from exc
-            raise
-        return cls(*pools)
+            pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_end_transaction)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise Unavailable(f"Cannot connect to PostgreSQL: {exc}") from exc
+        return cls(pool)
 
     async def close(self) -> None:
-        await self._grouped_pool.close()
         await self._pool.close()
 
     @contextlib.asynccontextmanager
-    async def _connection(self, kind: str, *, grouped: bool = False) -> AsyncIterator[Any]:
-        """A pooled connection (the grouped statements' own pool when `grouped`), timed for the
-        observer when there is one; the observer counts the main pool's connections in use. A
-        connection lost or not to be had, while taking it or while using it, is `Unavailable` (503)
-        for every caller."""
+    async def _connection(self, kind: str) -> AsyncIterator[Any]:
+        """A pooled connection, timed for the observer when there is one. A connection lost or not
+        to be had, while taking it or while using it, is `Unavailable` (503) for every caller."""
         observer = self.observer
         timed = observer is not IGNORED
-        counted = timed and not grouped
         started = time.perf_counter() if timed else 0.0
-        if counted:
+        if timed:
             observer.connections(1)
         try:
-            async with (self._grouped_pool if grouped else self._pool).acquire() as conn:
+            async with self._pool.acquire() as conn:
                 yield conn
         except _DRIVER_ERRORS as exc:
             raise Unavailable(f"Database error: {exc}") from exc
         finally:
-            if counted:
-                observer.connections(-1)
             if timed:
+                observer.connections(-1)
                 observer.transaction(kind, time.perf_counter() - started)
 
     async def write(self, body: Callable[[Connection], Awaitable[T]]) -> T:
@@ -177,7 +141,7 @@ class PostgresDatabase(Database):
     async def _run_many(self, sql: str, columns: list[list[Any]]) -> list[Row]:
         # Not `_PgConnection.fetch`: a refused value (DataError) stays a PostgresError, which makes the
         # group retry row by row.
-        async with self._connection("write", grouped=True) as conn:
+        async with self._connection("write") as conn:
             rows: list[Row] = await conn.fetch(sql, *columns)
             return rows
 

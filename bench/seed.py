@@ -75,11 +75,8 @@ class Writer:
             self._sqlite.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._sqlite.close()
             assert self.sqlite_path is not None
-            fd = os.open(self.sqlite_path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            with open(self.sqlite_path, "rb") as synced:
+                os.fsync(synced.fileno())
         if self._pg is not None and self._loop is not None:
             self._loop.run_until_complete(self._pg.execute("ANALYZE"))
             self._loop.run_until_complete(self._pg.close())

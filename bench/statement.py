@@ -50,19 +50,13 @@ SEEDED = 100_000
 BATCHES = (1, 4, 16)
 
 
-def backend_cpu(pid: int) -> float:
-    """CPU seconds (user + system) the backend process `pid` has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def per_call(conn: Any, calls: int, run: Any) -> float:
     """The backend's CPU microseconds per call of `run(i)`."""
     pid = conn.get_server_pid()
-    before = backend_cpu(pid)
+    before = sum(processes.cpu_by_thread(pid).values())
     for i in range(calls):
         await run(i)
-    return round((backend_cpu(pid) - before) * 1e6 / calls, 1)
+    return round((sum(processes.cpu_by_thread(pid).values()) - before) * 1e6 / calls, 1)
 
 
 async def send_batches(conn: Any, batch: int, rows: int) -> float:
@@ -86,6 +80,11 @@ async def send_batches(conn: Any, batch: int, rows: int) -> float:
         assert all(row["id"] is not None for row in rows_back), "a send was refused"
 
     return await per_call(conn, max(1, rows // batch), run)
+
+
+async def by_batch(conn: Any, rows: int) -> dict[str, float]:
+    """`send_batches` for each of `BATCHES`, keyed by the batch size."""
+    return {str(b): await send_batches(conn, b, rows) for b in BATCHES}
 
 
 async def measure(url: str, rows: int, grow: int) -> dict[str, Any]:
@@ -129,7 +128,7 @@ async def measure(url: str, rows: int, grow: int) -> dict[str, Any]:
             conn, rows, lambda i: conn.execute("UPDATE threads SET topic = $1 WHERE id = 't0'", f"w1-{i}")
         ),
     }
-    small = {str(b): await send_batches(conn, b, rows) for b in BATCHES}
+    small = await by_batch(conn, rows)
     await conn.execute(
         "INSERT INTO threads (id, topic, created_at, created_by, last_seq, last_message_id, last_message_at)"
         " SELECT 'g' || g, 'grown', 0, 'v0', 0, 0, 0 FROM generate_series(1, $1::int) g",
@@ -140,22 +139,23 @@ async def measure(url: str, rows: int, grow: int) -> dict[str, Any]:
         " SELECT 'g' || (g / 10 + 1), 'v' || g, '', 0, 0 FROM generate_series(0, $1::int * 10 - 1) g",
         grow,
     )
-    grown = {
-        "same connection": {str(b): await send_batches(conn, b, rows) for b in BATCHES},
-    }
-    fresh = await asyncpg.connect(url)
-    grown["new connection"] = {str(b): await send_batches(fresh, b, rows) for b in BATCHES}
-    await fresh.execute("ANALYZE")
-    analyzed = await asyncpg.connect(url)
-    grown["new connection after ANALYZE"] = {str(b): await send_batches(analyzed, b, rows) for b in BATCHES}
-    generic = await asyncpg.connect(url, server_settings={"plan_cache_mode": "force_generic_plan"})
-    grown["new connection after ANALYZE, generic plan"] = {
-        str(b): await send_batches(generic, b, rows) for b in BATCHES
-    }
-    custom = await asyncpg.connect(url, server_settings={"plan_cache_mode": "force_custom_plan"})
-    grown["new connection after ANALYZE, custom plans"] = {str(b): await send_batches(custom, b, rows) for b in BATCHES}
-    for c in (conn, fresh, analyzed, generic, custom):
-        await c.close()
+    grown = {"same connection": await by_batch(conn, rows)}
+    await conn.close()
+
+    async def on_new_connection(**settings: str) -> dict[str, float]:
+        new = await asyncpg.connect(url, server_settings=settings)
+        try:
+            return await by_batch(new, rows)
+        finally:
+            await new.close()
+
+    grown["new connection"] = await on_new_connection()
+    analyze = await asyncpg.connect(url)
+    await analyze.execute("ANALYZE")
+    await analyze.close()
+    grown["new connection after ANALYZE"] = await on_new_connection()
+    grown["new connection after ANALYZE, generic plan"] = await on_new_connection(plan_cache_mode="force_generic_plan")
+    grown["new connection after ANALYZE, custom plans"] = await on_new_connection(plan_cache_mode="force_custom_plan")
     figures["send_statement_us"] = {
         "100 participants": small,
         **{f"+{grow * 10:,} participants, {k}": v for k, v in grown.items()},

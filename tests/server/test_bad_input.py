@@ -548,6 +548,14 @@ CHAT_CASES: dict[str, tuple[Case, tuple[int, ...]]] = {
     # -- routing
     "unknown-path": (lambda w: w.chat("GET", "/chat/nothing-here"), (404,)),
     "wrong-method": (lambda w: w.chat("PUT", "/chat/threads", json_body={"topic": "x"}), (404, 405)),
+    # the routes `api/direct.py` answers itself: what they do not take still gets the router's answer
+    "wrong-method-on-messages": (lambda w: w.chat("PUT", f"/chat/threads/{w.thread}/messages", json_body={}), (405,)),
+    "wrong-method-on-typing": (lambda w: w.chat("GET", f"/chat/threads/{w.thread}/typing"), (404, 405)),
+    "path-below-a-message": (lambda w: w.chat("GET", f"/chat/threads/{w.thread}/messages/1/more"), (404,)),
+    "send-empty-thread-segment": (
+        lambda w: w.chat("POST", "/chat/threads//messages", json_body={"content": "x"}),
+        (404, 405),
+    ),
 }
 
 

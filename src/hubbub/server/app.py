@@ -29,6 +29,7 @@ from hubbub.server.api import (
     threads,
 )
 from hubbub.server.api.cors import cors_options
+from hubbub.server.api.direct import DirectRoutes
 from hubbub.server.api.errors import EXCEPTION_HANDLERS
 from hubbub.server.api.http import json_response
 from hubbub.server.instrumentation import Instrumentation
@@ -140,6 +141,8 @@ def create_app(settings: Settings) -> Starlette:
                 access_lines=settings.log_format == "json",
                 cors=cors_options(settings.cors_origins),
             ),
+            # The sends, typing and receipts skip Starlette's routing layers (W1: see the module).
+            Middleware(DirectRoutes, routes=[*messages.routes, *activity.routes], prefix="/chat/threads/"),
         ],
         exception_handlers=dict(EXCEPTION_HANDLERS),
     )

@@ -9,6 +9,7 @@ import argparse
 import base64
 import contextlib
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -320,6 +321,17 @@ def write_outputs(r: Runner, results: dict[str, Any], stem: str) -> list[Path]:
     return written
 
 
+def same_day_sqlite_w1(out: Path, date: str) -> dict[str, Any] | None:
+    """The W1 of the full SQLite run written to `out` on `date`, for issue 15's other half
+    (PostgreSQL's W1 at least 60 % of SQLite's, measured in the same session); None without one."""
+    path = out / f"{date}-sqlite.json"
+    try:
+        w1 = json.loads(path.read_text())["workloads"]["w1"]
+        return {"file": path.name, "per_second": float(w1["per_second"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 160)
@@ -379,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         console.print("[yellow]interrupted[/]")
         results["error"] = "interrupted"
         status = 130
+    if args.engine != "sqlite":
+        results["sqlite_w1"] = same_day_sqlite_w1(args.out, date)
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     results["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     report.print_table(console, results)

@@ -10,7 +10,10 @@ directory, so drift in the machine's load hits both alike. The earlier commit is
 temporary `git worktree` and its server runs from there (`PYTHONPATH` puts its `src/` first); the
 load generator is this tree's, so both servers get byte-identical requests.
 
-`--workload w5` runs W5 (create user + token) instead of W1.
+`--workload w5` runs W5 (create user + token) instead of W1. `--engine postgres --redis` runs both
+sides on one throwaway PostgreSQL cluster and Redis (on the server's core, as `python -m bench`
+runs them): each round gets a database of its own and an emptied Redis, and the table adds their
+CPU per request.
 
 It prints, per side, the median and the range of the rate, p99 and server CPU per request, then
 the median of the round-by-round ratios (the figure least moved by other load on the machine), and
@@ -65,6 +68,18 @@ def checkout(rev: str) -> Iterator[tuple[str, Path]]:
         shutil.rmtree(where, ignore_errors=True)
 
 
+def fresh_services(services: dict[str, str], name: str) -> dict[str, str]:
+    """The server settings of a round on the shared PostgreSQL and Redis (none on SQLite): a new
+    database `name` on the cluster, and Redis emptied."""
+    env = {}
+    if "HUBBUB_DATABASE_URL" in services:
+        url = services["HUBBUB_DATABASE_URL"]
+        env["HUBBUB_DATABASE_URL"] = processes.create_database(url, name)
+    if "HUBBUB_REDIS_URL" in services:
+        env["HUBBUB_REDIS_URL"] = processes.flush_redis(services["HUBBUB_REDIS_URL"])
+    return env
+
+
 def one_round(
     src: Path | None,
     extra_env: dict[str, str],
@@ -75,8 +90,8 @@ def one_round(
     label: str,
     workload: str = "w1",
 ) -> dict[str, Any]:
-    """Migrate a fresh data directory and run `workload` (W1 or W5) once against a server from `src`
-    (None: this tree) with `extra_env` added to its environment."""
+    """Migrate a fresh data directory (or database) and run `workload` (W1 or W5) once against a
+    server from `src` (None: this tree) with `extra_env` added to its environment."""
     env = ({"PYTHONPATH": str(src)} if src is not None else {}) | extra_env
     data_dir, log_dir = work / "data", work / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -110,6 +125,10 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "p99_ms": figures([r["latency_ms"]["p99"] for r in rounds]),
         "server_cpu_us": figures([r["server_cpu_us"]["total"] for r in rounds]),
         "event_loop_cpu_us": figures([r["server_cpu_us"]["by_thread"]["event loop"] for r in rounds]),
+        **{
+            f"{name}_cpu_us": figures([r.get("services_cpu_us", {}).get(name, 0.0) for r in rounds])
+            for name in sorted({name for r in rounds for name, us in r.get("services_cpu_us", {}).items() if us})
+        },
     }
 
 
@@ -146,11 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workload", choices=["w1", "w5"], default="w1", help="what each round runs (default w1)")
     parser.add_argument("--rounds", type=int, default=5, help="runs per side, taken in turns (default 5)")
     parser.add_argument("--quick", action="store_true", help="the workload at a tenth of its size")
+    parser.add_argument("--engine", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--redis", action="store_true", help="events through a throwaway Redis")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     env = parse_env(args.env, parser)
     if bool(args.rev) == bool(env):
         parser.error("give either REV or --env NAME=VALUE")
+    engine_label = ("PostgreSQL" if args.engine == "postgres" else "SQLite") + (" + Redis" if args.redis else "")
     console = Console(width=None if sys.stdout.isatty() else 160)
     scale = Scale.quick() if args.quick else Scale.full()
     cores = processes.plan_cores(1)
@@ -167,6 +189,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with contextlib.ExitStack() as stack:
             bar = stack.enter_context(Progress(console=console, transient=True))
+            services: dict[str, str] = {}
+            service_logs = work / "service-logs"
+            service_logs.mkdir()
+            if args.engine == "postgres":
+                services["HUBBUB_DATABASE_URL"] = stack.enter_context(
+                    processes.postgres_cluster(service_logs, cores.server)
+                )
+            if args.redis:
+                services["HUBBUB_REDIS_URL"] = stack.enter_context(processes.redis_server(service_logs, cores.server))
             plan: dict[str, tuple[Path | None, dict[str, str]]]
             if args.rev:
                 commit, src = stack.enter_context(checkout(args.rev))
@@ -181,14 +212,16 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(args.rounds):
                 for side, (side_src, side_env) in plan.items():
                     label = f"{side} {i + 1}/{args.rounds}"
+                    round_env = side_env | fresh_services(services, f"{side}_{i}")
                     rounds[side].append(
-                        one_round(side_src, side_env, work / f"{side}-{i}", scale, cores, bar, label, args.workload)
+                        one_round(side_src, round_env, work / f"{side}-{i}", scale, cores, bar, label, args.workload)
                     )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = {
         "date": dt.date.today().isoformat(),
-        "machine": report.machine_info("sqlite"),
+        "machine": report.machine_info(args.engine),
+        "engine": engine_label,
         "workload": args.workload,
         "sides": sides,
         "rounds_per_side": args.rounds,
@@ -197,13 +230,18 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": rounds,
     }
     title = "W1 send_message" if args.workload == "w1" else "W5 create user + token"
-    table = Table(title=f"{title}, SQLite, {args.rounds} rounds per side, in turns")
+    table = Table(title=f"{title}, {engine_label}, {args.rounds} rounds per side, in turns")
+    service_columns = sorted(
+        {key for s in result["summary"].values() for key in s if key.endswith("_cpu_us")}
+        - {"server_cpu_us", "event_loop_cpu_us"}
+    )
     for column in (
         "side",
         "req/s median (min-max)",
         "p99 ms median",
         "server CPU µs/req median (min-max)",
         "event loop µs/req",
+        *(f"{key.removesuffix('_cpu_us')} µs/req" for key in service_columns),
     ):
         table.add_column(column)
     for side, label in sides.items():
@@ -214,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{s['p99_ms']['median']:.1f}",
             f"{s['server_cpu_us']['median']:.1f} ({s['server_cpu_us']['min']:.1f}-{s['server_cpu_us']['max']:.1f})",
             f"{s['event_loop_cpu_us']['median']:.1f}",
+            *(f"{s[key]['median']:.1f}" for key in service_columns),
         )
     console.print(table)
     base, other = result["summary"]["base"], result["summary"]["head"]
@@ -229,7 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     m = result["machine"]
     console.print(f"{m.get('cpu_model')}, {m.get('cores')} cores, Python {m.get('python')}")
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{result['date']}-compare-{tag}{'' if args.workload == 'w1' else '-' + args.workload}.json"
+    engine_tag = "" if args.engine == "sqlite" else f"-{args.engine}" + ("-redis" if args.redis else "")
+    path = args.out / (
+        f"{result['date']}-compare-{tag}{engine_tag}{'' if args.workload == 'w1' else '-' + args.workload}.json"
+    )
     path.write_text(workloads.dumps(result) + "\n")
     console.print(f"wrote {path}")
     return 0

@@ -310,6 +310,33 @@ def postgres_cluster(log_dir: Path, cores: frozenset[int]) -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def create_database(url: str, name: str) -> str:
+    """A new, empty database `name` on the cluster of `url`; its URL."""
+    import asyncpg  # the server extra brings it; only PostgreSQL runs need it
+
+    async def create() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+def flush_redis(url: str) -> str:
+    """Redis at `url` emptied (`FLUSHALL`); `url`."""
+    import redis  # the server extra brings it; only Redis runs need it
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    return url
+
+
 @contextlib.contextmanager
 def redis_server(log_dir: Path, cores: frozenset[int]) -> Iterator[str]:
     port = free_port()

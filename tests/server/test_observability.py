@@ -14,6 +14,7 @@ import httpx
 import pytest
 from azure.communication.chat import ChatClient, ChatParticipant, CommunicationTokenCredential
 from azure.communication.identity import CommunicationIdentityClient
+from azure.core.exceptions import HttpResponseError
 from prometheus_client.parser import text_string_to_metric_families
 
 from _services import CABundle, HubbubServer, PostgresCluster, RedisServer, ServerFactory, ServiceUnavailable
@@ -204,6 +205,41 @@ def test_database_metrics_on_postgres(server_factory: ServerFactory) -> None:
     assert 1 <= _value(samples, "hubbub_db_group_commit_size_count") <= 3
     assert _value(samples, "hubbub_db_group_commit_size_sum") == 3
     assert _value(samples, "hubbub_event_bus_lag_seconds_count") == 0  # the in-memory bus has no lag
+
+
+def test_routes_answered_outside_the_router_keep_their_operation_names(server_factory: ServerFactory) -> None:
+    """`api/direct.py` answers the message and activity routes before Starlette's router: their
+    requests, answers and errors alike, are still counted under their ACS operation names."""
+    server = server_factory("sqlite", args=["--metrics"])
+    traffic = _chat_traffic(server, messages=1)
+    thread = traffic["thread"]
+    message_id = thread.send_message("to edit").id
+    thread.get_message(message_id)
+    thread.update_message(message_id, content="edited")
+    thread.send_typing_notification()
+    thread.send_read_receipt(message_id)
+    list(thread.list_read_receipts())
+    thread.delete_message(message_id)
+    identity = CommunicationIdentityClient.from_connection_string(server.connection_string)
+    _, outsider_token = identity.create_user_and_token(["chat"])
+    outsider = ChatClient(server.https_url, CommunicationTokenCredential(outsider_token.token))
+    with pytest.raises(HttpResponseError) as refused:
+        outsider.get_chat_thread_client(thread.thread_id).send_message("not a participant")
+    assert refused.value.status_code == 403
+    samples = _scrape(server)
+    for operation, status in (
+        ("SendChatMessage", "201"),
+        ("SendChatMessage", "403"),
+        ("GetChatMessage", "200"),
+        ("UpdateChatMessage", "204"),
+        ("DeleteChatMessage", "204"),
+        ("ListChatMessages", "200"),
+        ("SendTypingNotification", "200"),
+        ("SendChatReadReceipt", "200"),
+        ("ListChatReadReceipts", "200"),
+    ):
+        assert _value(samples, "hubbub_http_requests_total", operation=operation, status=status) >= 1, operation
+    assert _value(samples, "hubbub_http_requests_total", operation="Unmatched") == 0
 
 
 # -- 3. logs ------------------------------------------------------------------------------------------

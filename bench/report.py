@@ -273,12 +273,12 @@ def results_table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         bare = c.get("starlette", {}).get("per_second")
         share = f["per_second"] / bare if bare else None
         p99 = f["latency_ms"]["p99"]
+        sqlite_w1 = results.get("sqlite_w1")
+        of_sqlite = None if not sqlite_w1 else f["per_second"] / sqlite_w1["per_second"]
         if results.get("engine", "sqlite") == "sqlite":  # issue 15's targets
             ok = None if share is None else (share >= 0.50 and p99 < 20)
             target = "≥50% of bare, p99<20ms"
         else:  # the other half: ≥60 % of the W1 of the day's SQLite run in the same folder
-            sqlite_w1 = results.get("sqlite_w1")
-            of_sqlite = None if not sqlite_w1 else f["per_second"] / sqlite_w1["per_second"]
             ok = None if of_sqlite is None else (of_sqlite >= 0.60 and p99 < 30)
             target = "p99<30ms; ≥60% of SQLite W1" + ("" if sqlite_w1 else " (no SQLite run today in --out)")
             targets["w1_of_sqlite"] = None if of_sqlite is None else round(of_sqlite, 3)
@@ -287,9 +287,8 @@ def results_table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         send_shaped = c.get("starlette_send", {}).get("per_second")
         if send_shaped:
             extra += f" ({f['per_second'] / send_shaped:.0%} of the send-shaped POST)"
-        if results.get("engine", "sqlite") != "sqlite" and results.get("sqlite_w1"):
-            extra += f"; {f['per_second'] / results['sqlite_w1']['per_second']:.0%} of SQLite's"
-            extra += f" {results['sqlite_w1']['per_second']:,.0f}/s"
+        if sqlite_w1 and of_sqlite is not None:
+            extra += f"; {of_sqlite:.0%} of SQLite's {sqlite_w1['per_second']:,.0f}/s"
         rows.append(("W1 send", load_row("w1", f) + extra, target, verdict(ok)))
     if "w2" in w:
         f = w["w2"]

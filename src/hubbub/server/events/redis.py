@@ -116,19 +116,19 @@ _MULTI = b"*1\r\n$5\r\nMULTI\r\n"
 _EXEC = b"*1\r\n$4\r\nEXEC\r\n"
 
 
+def _command(*parts: bytes, size: int | None = None) -> bytes:
+    """A command of `size` parts (all of `parts` unless more follow) in RESP."""
+    return b"*%d\r\n" % (len(parts) if size is None else size) + b"".join(_bulk(part) for part in parts)
+
+
 def _xadd_prefix(stream: str, maxlen: int) -> bytes:
     """`XADD <stream> MAXLEN ~ <maxlen> *` in RESP, to be followed by one field and its value."""
-    return b"*8\r\n" + b"".join(
-        _bulk(part) for part in (b"XADD", stream.encode(), b"MAXLEN", b"~", b"%d" % maxlen, b"*")
-    )
+    return _command(b"XADD", stream.encode(), b"MAXLEN", b"~", b"%d" % maxlen, b"*", size=8)
 
 
 def _xread(stream: bytes, after: StreamId) -> bytes:
     """`XREAD COUNT 1000 BLOCK <BLOCK_MS> STREAMS <stream> <after>` in RESP."""
-    return b"*8\r\n" + b"".join(
-        _bulk(part)
-        for part in (b"XREAD", b"COUNT", b"1000", b"BLOCK", b"%d" % BLOCK_MS, b"STREAMS", stream, str(after).encode())
-    )
+    return _command(b"XREAD", b"COUNT", b"1000", b"BLOCK", b"%d" % BLOCK_MS, b"STREAMS", stream, str(after).encode())
 
 
 def _client(url: str, socket_timeout: float) -> Redis:
@@ -409,10 +409,7 @@ class RedisBus(EventBus):
         try:
             await connection.send_packed_command(_xread(self._stream_key, position))  # connects again if it has to
             return await connection.read_response()
-        except _ERRORS:
-            await connection.disconnect()
-            raise
-        except asyncio.CancelledError:  # a half-read reply must not be left on the connection
+        except (*_ERRORS, asyncio.CancelledError):  # no half-read reply may stay on the connection
             await connection.disconnect()
             raise
 

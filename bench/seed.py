@@ -219,7 +219,6 @@ def raw_sqlite_insert_ceiling(path: Path, rows: int, deadline: float) -> dict[st
         "CREATE TABLE m (thread_id TEXT NOT NULL, id INTEGER NOT NULL, seq INTEGER NOT NULL,"
         " content TEXT, created_at INTEGER NOT NULL, PRIMARY KEY (thread_id, id))"
     )
-    conn.execute("CREATE UNIQUE INDEX m_seq ON m (thread_id, seq)")
     conn.execute("CREATE INDEX m_created ON m (thread_id, created_at)")
     thread = _thread_id()
     start = time.perf_counter()

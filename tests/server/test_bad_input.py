@@ -276,6 +276,7 @@ CHAT_CASES: dict[str, tuple[Case, tuple[int, ...]]] = {
             ("participants", "/chat/threads/{t}/participants", "k"),
             ("receipts", "/chat/threads/{t}/readReceipts", "k"),
             ("messages", "/chat/threads/{t}/messages", "s"),
+            ("messages-id", "/chat/threads/{t}/messages", "m"),
             ("messages-time", "/chat/threads/{t}/messages", "t"),
             ("threads-after", "/chat/threads", "a"),
         )
@@ -294,6 +295,7 @@ CHAT_CASES: dict[str, tuple[Case, tuple[int, ...]]] = {
             ("participants", "/chat/threads/{t}/participants", "k"),
             ("receipts", "/chat/threads/{t}/readReceipts", "k"),
             ("messages", "/chat/threads/{t}/messages", "s"),
+            ("messages-id", "/chat/threads/{t}/messages", "m"),
             ("threads-after", "/chat/threads", "a"),
         )
     },

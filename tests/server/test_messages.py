@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import json
 import time
 
 import pytest
 from azure.communication.chat import ChatMessageType
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from ._acs import Acs, User, utcnow
+from ._acs import Acs, RawApi, User, utcnow
 
 
 def test_send_and_get_message(acs: Acs, alice: User, bob: User) -> None:
@@ -80,6 +83,31 @@ def test_list_messages_start_time(acs: Acs, alice: User) -> None:
         since = [m.id for m in tc.list_messages(start_time=cutoff)]
     assert new in since
     assert old not in since
+
+
+def test_list_messages_pages_from_a_sequence_id_cursor(acs: Acs, raw: RawApi, alice: User) -> None:
+    """A nextLink made before schema 0006 carries the last sequence id (`s`), not the message id:
+    it still continues the listing where its page ended."""
+    thread_id = acs.create_thread(alice, "old cursor")
+    with acs.thread(alice, thread_id) as tc:
+        for i in range(5):
+            tc.send_message(f"c{i}")
+        everything = [(m.id, int(m.sequence_id)) for m in tc.list_messages()]
+    _, third_seq = everything[2]
+    state = json.dumps({"t": None, "s": third_seq, "n": 2, "v": "2024-03-07"}, separators=(",", ":"))
+    token = base64.urlsafe_b64encode(state.encode()).decode().rstrip("=")
+    page = raw.chat(
+        "GET", f"/chat/threads/{thread_id}/messages", alice.token, params={"syncState": token, "maxPageSize": "2"}
+    ).json()
+    assert [m["id"] for m in page["value"]] == [everything[3][0], everything[4][0]]
+    assert ("nextLink" in page) == (len(everything) > 5)
+
+
+def test_list_messages_start_time_after_the_newest_message_is_empty(acs: Acs, alice: User) -> None:
+    thread_id = acs.create_thread(alice, "nothing since")
+    with acs.thread(alice, thread_id) as tc:
+        tc.send_message("before")
+        assert list(tc.list_messages(start_time=utcnow() + dt.timedelta(minutes=5))) == []
 
 
 def test_update_message_by_sender(acs: Acs, alice: User, bob: User) -> None:

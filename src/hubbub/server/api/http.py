@@ -206,7 +206,9 @@ class Cursor(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     i: str | UnsetType = UNSET
     """id of the last thread on the previous page"""
     s: _Count | UnsetType = UNSET
-    """sequence id of the last message on the previous page"""
+    """sequence id of the last message on the previous page (nextLinks made before schema 0006)"""
+    m: _Int64 | UnsetType = UNSET
+    """id of the last message on the previous page"""
     q: str | UnsetType = UNSET
     """search query (message search)"""
     o: str | UnsetType = UNSET

@@ -49,13 +49,14 @@ async def list_messages(request: Request) -> Response:
     call = await chat_call(request, "list_messages", cursor)
     size = page_size(request, cursor)
     start = start_time_param(request, cursor)
-    before = cursor.s if cursor is not None and isinstance(cursor.s, int) else None
+    before_id = cursor.m if cursor is not None and isinstance(cursor.m, int) else None
+    before_seq = cursor.s if cursor is not None and isinstance(cursor.s, int) else None
     messages = await call.service.messages.list_messages(
-        call.thread_id, call.caller, start_time=start, before_seq=before, limit=size + 1
+        call.thread_id, call.caller, start_time=start, before_id=before_id, before_seq=before_seq, limit=size + 1
     )
     body: dict[str, object] = {"value": [shapes.message(m, call.version) for m in messages[:size]]}
     if len(messages) > size:
-        body["nextLink"] = next_link(request, {"t": start, "s": messages[size - 1].seq}, size, call.version)
+        body["nextLink"] = next_link(request, {"t": start, "m": messages[size - 1].id}, size, call.version)
     return json_response(body)
 
 

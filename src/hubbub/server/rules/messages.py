@@ -127,7 +127,14 @@ class MessageService(Rules):
         return await self._db.read(body)
 
     async def list_messages(
-        self, thread_id: str, caller: str, *, start_time: int | None, before_seq: int | None, limit: int
+        self,
+        thread_id: str,
+        caller: str,
+        *,
+        start_time: int | None,
+        before_id: int | None,
+        before_seq: int | None = None,
+        limit: int,
     ) -> list[Message]:
         """A page of the messages inside the caller's history window, newest first."""
 
@@ -139,6 +146,7 @@ class MessageService(Rules):
                 visible_from=access.visible_from,
                 visible_until=access.visible_until,
                 start_time=start_time,
+                before_id=before_id,
                 before_seq=before_seq,
                 limit=limit,
             )

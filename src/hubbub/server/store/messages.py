@@ -1,4 +1,4 @@
-"""The `messages` table: user and system messages, newest-first paging by sequence id."""
+"""The `messages` table: user and system messages, newest-first paging by message id."""
 
 from __future__ import annotations
 
@@ -314,6 +314,10 @@ async def delete_message(db: Connection, thread_id: str, message_id: int, *, del
     )
 
 
+_NO_MESSAGE_ID = 2**63 - 1
+"""Larger than any message id: the lower id bound when no message is recent enough."""
+
+
 async def list_messages(
     db: Connection,
     thread_id: str,
@@ -321,29 +325,36 @@ async def list_messages(
     visible_from: int,
     visible_until: int | None,
     start_time: int | None,
-    before_seq: int | None,
+    before_id: int | None,
+    before_seq: int | None = None,
     limit: int,
 ) -> list[Message]:
     """A page of messages, newest first, inside the caller's history window.
 
-    The page walks the `(thread_id, seq)` index backwards. Creation times increase with `seq`
-    (see `next_message_slot`), so the lower time bound becomes a seq bound with one probe of
-    `messages_created`; the `+created_at` filters stay out of the planner's index choice. The newest
-    page costs the same in a thread of any length.
+    The page walks the primary key `(thread_id, id)` backwards: message ids, sequence ids and
+    creation times increase together inside a thread (see `next_message_slot`), so the id orders
+    the thread, and the lower time bound becomes an id bound with one probe of `messages_created`
+    (none when no message is that new: the page is then empty at once); the `+created_at` filters
+    stay out of the planner's index choice. The newest page costs the same in a thread of any
+    length. `before_id` is where the previous page ended; `before_seq` the same for a nextLink
+    made before schema 0006, which still pages correctly (the walk skips the newer rows).
     """
     lower = visible_from if start_time is None else max(visible_from, start_time)
     args: list[object] = [thread_id, lower]
     sql = (
         f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = $1 AND +created_at >= $2"
-        " AND seq >= COALESCE((SELECT seq FROM messages WHERE thread_id = $1 AND created_at >= $2"
-        " ORDER BY created_at LIMIT 1), 0)"
+        " AND id >= COALESCE((SELECT id FROM messages WHERE thread_id = $1 AND created_at >= $2"
+        f" ORDER BY created_at LIMIT 1), {_NO_MESSAGE_ID})"
     )
     if visible_until is not None:
         args.append(visible_until)
         sql += f" AND +created_at <= ${len(args)}"
+    if before_id is not None:
+        args.append(before_id)
+        sql += f" AND id < ${len(args)}"
     if before_seq is not None:
         args.append(before_seq)
-        sql += f" AND seq < ${len(args)}"
+        sql += f" AND +seq < ${len(args)}"
     args.append(limit)
-    sql += f" ORDER BY seq DESC LIMIT ${len(args)}"
+    sql += f" ORDER BY id DESC LIMIT ${len(args)}"
     return [message_from_row(row) for row in await db.fetch(sql, *args)]

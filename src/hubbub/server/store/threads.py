@@ -75,7 +75,8 @@ async def next_message_slot(db: Connection, thread_id: str, now: int) -> tuple[i
     """Reserve the next (sequence id, message id, created_at) of a live thread.
 
     Message ids are epoch milliseconds and creation times microseconds, both strictly increasing
-    with the sequence id inside a thread, so a time bound is also a sequence bound.
+    with the sequence id inside a thread: the primary key (thread_id, id) orders a thread's
+    messages (`messages.list_messages` walks it), and a time bound is also an id bound.
     """
     row = await db.fetchrow(
         "UPDATE threads SET last_seq = last_seq + 1,"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -52,6 +53,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", action="store_true", help="also run W1 once more under py-spy and report the server's hotspots"
     )
+    parser.add_argument(
+        "--stagger-ms",
+        type=float,
+        default=0.0,
+        help="open W1's, W4's and W5's connections this many ms apart (default 0: all at once); with"
+        " --workers, a burst usually lands on one worker, spread out they split between the workers",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON and PNG files")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory and logs")
     args = parser.parse_args(argv)
@@ -69,7 +77,8 @@ class Runner:
         self, args: argparse.Namespace, console: Console, bar: Progress, cores: CorePlan, work_dir: Path
     ) -> None:
         self.args = args
-        self.scale = Scale.quick() if args.quick else Scale.full()
+        scale = Scale.quick() if args.quick else Scale.full()
+        self.scale = dataclasses.replace(scale, connect_stagger_ms=args.stagger_ms)
         self.console = console
         self.bar = bar
         self.cores = cores
@@ -361,7 +370,9 @@ def main(argv: list[str] | None = None) -> int:
         "workers": args.workers,
         "cores": {"server": sorted(cores.server), "client": sorted(cores.client), "pinned": cores.pinned},
         "machine": machine,
-        "scale": Scale.quick().__dict__ if args.quick else Scale.full().__dict__,
+        "scale": dataclasses.replace(
+            Scale.quick() if args.quick else Scale.full(), connect_stagger_ms=args.stagger_ms
+        ).__dict__,
         "ceilings": {},
         "workloads": {},
     }

@@ -133,14 +133,21 @@ async def run_closed_loop(
     progress: Callable[[int], None] | None = None,
     ok: tuple[int, ...] = (200, 201, 204),
     before_close: Callable[[], None] | None = None,
+    stagger: float = 0.0,
 ) -> LoadResult:
     """Send `total` requests over `connections` keep-alive connections, each waiting for its answer.
 
     Stops early at `deadline` seconds. `make_request(i)` builds the i-th request. `before_close`
-    runs once the requests are done, while the connections are still open.
+    runs once the requests are done, while the connections are still open. With `stagger`, the
+    connections open one by one, that many seconds apart, instead of all at once.
     """
     conns = [Connection(host, port) for _ in range(connections)]
-    await asyncio.gather(*(c.open() for c in conns))
+    if stagger:
+        for conn in conns:
+            await conn.open()
+            await asyncio.sleep(stagger)
+    else:
+        await asyncio.gather(*(c.open() for c in conns))
     latencies: list[float] = []
     completions: list[float] = []
     statuses: dict[int, int] = {}

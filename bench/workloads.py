@@ -37,6 +37,8 @@ class Scale:
     w1_users: int = 100
     w1_threads: int = 10
     w1_connections: int = 16
+    connect_stagger_ms: float = 0.0
+    """W1's, W4's and W5's connections open this far apart (0: all at once, the default)."""
     w1_messages: int = 20_000
     w2_subscribers: int = 1_000
     w2_threads: int = 4
@@ -140,6 +142,7 @@ async def closed_loop(
     progress: Progress,
     label: str,
     warmup: int = 200,
+    stagger: float = 0.0,
 ) -> dict[str, Any]:
     """Warm up on the first requests, then run the rest closed-loop and measure."""
     warm, measured = requests[:warmup], requests[warmup:]
@@ -160,6 +163,7 @@ async def closed_loop(
         total=len(measured),
         connections=connections,
         deadline=deadline,
+        stagger=stagger,
         progress=advance,
         before_close=None if pid is None else lambda: split.extend(processes.connections_by_worker(pid, target.port)),
     )
@@ -200,6 +204,7 @@ async def _ceiling_run(
         requests,
         connections=scale.w1_connections,
         deadline=scale.deadline,
+        stagger=scale.connect_stagger_ms / 1000,
         progress=progress,
         label=label,
         warmup=500,
@@ -278,6 +283,7 @@ async def send_throughput(target: Target, scale: Scale, progress: Progress, labe
         requests,
         connections=scale.w1_connections,
         deadline=scale.deadline,
+        stagger=scale.connect_stagger_ms / 1000,
         progress=progress,
         label=f"{label}: send_message",
         warmup=warmup,
@@ -296,6 +302,7 @@ async def identity_throughput(target: Target, scale: Scale, progress: Progress) 
         requests,
         connections=scale.w1_connections,
         deadline=scale.deadline,
+        stagger=scale.connect_stagger_ms / 1000,
         progress=progress,
         label="W5: create user + token",
         warmup=100,

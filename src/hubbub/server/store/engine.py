@@ -42,6 +42,11 @@ class Connection(abc.ABC):
     engine: str
     """The engine's name, for the few store functions whose SQL differs between engines."""
 
+    active_members: dict[str, tuple[str, ...]] | None = None
+    """The active participants of threads read on this connection (`participants.active_user_ids`),
+    where the engine keeps them true: it drops an entry whenever that thread's participants may
+    have changed, committed or not. None: read them each time."""
+
     @abc.abstractmethod
     async def execute(self, sql: str, *args: Any) -> int:
         """Run a statement; return the number of rows it changed."""

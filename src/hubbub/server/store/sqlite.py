@@ -59,6 +59,20 @@ between two batches. In batches of 1,000 sends the index costs about 2.5 µs a s
 in every send's own transaction."""
 _DEFERRED_SECONDS = 0.5
 """The deferred work also runs this long after the last write, when fewer than `_DEFERRED_JOBS` came."""
+_VERSIONS = "SELECT data_version, schema_version FROM pragma_data_version, pragma_schema_version"
+"""`data_version` changes when another connection (another process) commits; `schema_version` when
+anyone changes the schema."""
+_MEMBER_TRIGGERS = [
+    f"CREATE TEMP TRIGGER IF NOT EXISTS hubbub_members_{event.lower()} AFTER {event} ON main.participants"
+    f" BEGIN {body} END"
+    for event, body in (
+        ("INSERT", "SELECT hubbub_members_changed(NEW.thread_id);"),
+        ("UPDATE", "SELECT hubbub_members_changed(OLD.thread_id); SELECT hubbub_members_changed(NEW.thread_id);"),
+        ("DELETE", "SELECT hubbub_members_changed(OLD.thread_id);"),
+    )
+]
+"""The writer connection's own triggers (TEMP: no other connection has them) that drop a thread's
+kept members (`Connection.active_members`) whenever a statement changes its participants."""
 _REFUSED = (OverflowError, UnicodeEncodeError, sqlite3.DataError)
 """What sqlite3 raises for a value it cannot bind: an int past 64 bits, a lone surrogate, a huge blob."""
 
@@ -171,6 +185,10 @@ class SqliteDatabase(Database):
         self._finish_checkpoint = False
         """The checkpointer copied the bulk while writes went on: the writer copies the rest."""
         self._deferred: list[Body[bool]] = []
+        self._members: dict[str, tuple[str, ...]] = {}
+        """The writer connection's `active_members` (only the writer thread touches it)."""
+        self._versions: tuple[int, int] | None = None
+        """`_VERSIONS` when the writer last made `_members` true; None: make it true again."""
         self._since_deferred = 1
         """Write jobs since the deferred work last ran; 1 at the start, for what the last process left."""
 
@@ -207,6 +225,7 @@ class SqliteDatabase(Database):
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
         direct = _DirectConnection(conn)
+        conn.create_function("hubbub_members_changed", 1, self._members_changed)
         while True:
             try:
                 job = self._jobs.get(timeout=_DEFERRED_SECONDS) if self._deferred_due() else self._jobs.get()
@@ -275,6 +294,48 @@ class SqliteDatabase(Database):
                 self._finish_checkpoint = True
         conn.close()
 
+    # -- the writer's kept members -------------------------------------------------------------------
+    #
+    # Every send reads its thread's active participants, for the membership check and the event's
+    # recipients. The writer keeps them per thread (`active_members` of its connection) instead:
+    # - a statement on the writer's connection that changes participants drops the thread's entry
+    #   (`_MEMBER_TRIGGERS`), committed or not;
+    # - a rollback drops them all, since an entry may have been read from undone changes;
+    # - each write transaction starts with `_begin`, which drops them all when another connection
+    #   (another worker process, a command) committed since the last one (`data_version`), and
+    #   puts the triggers back when the schema changed (a migration that recreated the table).
+    # Until the participants table exists and has the triggers, nothing is kept.
+
+    def _members_changed(self, thread_id: object) -> None:
+        if isinstance(thread_id, str):
+            self._members.pop(thread_id, None)
+
+    def _forget_members(self, direct: _DirectConnection) -> None:
+        """After a rollback: drop every kept entry; the next `_begin` checks the triggers again
+        (creating them may have been undone)."""
+        self._members.clear()
+        self._versions = None
+        direct.active_members = None
+
+    def _begin(self, conn: sqlite3.Connection, direct: _DirectConnection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        data_version, schema_version = conn.execute(_VERSIONS).fetchone()
+        versions = (data_version, schema_version)
+        if versions == self._versions:
+            return
+        self._members.clear()
+        if self._versions is None or self._versions[1] != schema_version:
+            direct.active_members = None
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'participants'").fetchone():
+                for sql in _MEMBER_TRIGGERS:
+                    conn.execute(sql)
+                direct.active_members = self._members
+        self._versions = versions
+
+    def _rollback(self, conn: sqlite3.Connection, direct: _DirectConnection) -> None:
+        conn.execute("ROLLBACK")
+        self._forget_members(direct)
+
     def _run_batch(self, conn: sqlite3.Connection, direct: _DirectConnection, batch: list[_Job]) -> None:
         observer = self.observer
         started = time.perf_counter() if observer is not IGNORED else 0.0
@@ -287,7 +348,7 @@ class SqliteDatabase(Database):
         except sqlite3.Error as exc:
             log.exception("SQLite write batch failed")
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                self._rollback(conn, direct)
             failure = Unavailable(f"Database error: {exc}")
             outcomes = [(job, None, failure) for job in batch]
         if observer is not IGNORED:
@@ -322,6 +383,7 @@ class SqliteDatabase(Database):
                     if conn.in_transaction:
                         with contextlib.suppress(sqlite3.Error):
                             conn.execute("ROLLBACK")
+                    self._forget_members(direct)
                     failure, more = Unavailable(f"Database error: {exc}"), False
                     break
                 self._written += 1
@@ -339,35 +401,33 @@ class SqliteDatabase(Database):
         if waiting:
             _answer([(job, None, failure) for job in waiting])
 
-    @staticmethod
     def _run_together(
-        conn: sqlite3.Connection, direct: _DirectConnection, batch: list[_Job]
+        self, conn: sqlite3.Connection, direct: _DirectConnection, batch: list[_Job]
     ) -> list[tuple[_Job, Any, BaseException | None]] | None:
         """The batch in one transaction with no savepoint per job: the common case, where no job
         fails. A savepoint per job costs little by itself, but makes the full-text index flush its
         pending terms at each one (14 µs a send, measured while sends wrote the index; edits still
         do). When a job raises, everything is rolled back and None returned, for `_run_apart` to do
         again; a batch of one job just failed."""
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin(conn, direct)
         outcomes: list[tuple[_Job, Any, BaseException | None]] = []
         for job in batch:
             try:
                 result = drive(job.body(direct))
             except Exception as exc:
-                conn.execute("ROLLBACK")
+                self._rollback(conn, direct)
                 return [(job, None, exc)] if len(batch) == 1 else None
             outcomes.append((job, result, None))
         conn.execute("COMMIT")
         return outcomes
 
-    @staticmethod
     def _run_apart(
-        conn: sqlite3.Connection, direct: _DirectConnection, batch: list[_Job]
+        self, conn: sqlite3.Connection, direct: _DirectConnection, batch: list[_Job]
     ) -> list[tuple[_Job, Any, BaseException | None]]:
         """The batch again, each job in a savepoint of one transaction: a job that raises is undone
         alone. Bodies are functions of the database only, so running one twice is safe."""
         outcomes: list[tuple[_Job, Any, BaseException | None]] = []
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin(conn, direct)
         for job in batch:
             conn.execute("SAVEPOINT job")
             try:
@@ -375,6 +435,7 @@ class SqliteDatabase(Database):
             except Exception as exc:
                 conn.execute("ROLLBACK TO job")
                 conn.execute("RELEASE job")
+                self._members.clear()  # the triggers were made before the savepoint: still there
                 outcomes.append((job, None, exc))
             else:
                 conn.execute("RELEASE job")

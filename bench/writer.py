@@ -14,10 +14,10 @@ thread of their own.
 Each case runs on a fresh copy of its database, synced first (a copy whose pages are still dirty in
 the page cache costs the writer more, as W4 did before the seeder synced). The databases hold
 Hubbub's schema and are seeded as W4 seeds (`seed.seed_growth`), then kept in `--dir` for the next
-run. Cases: empty / W4-sized, each with the index as the server keeps it ("indexed after"), with
-the index written by a trigger in each send's transaction as before schema 0005 ("indexed in the
-send"), and without the index; `--sql` adds a statement run on each connection first (a PRAGMA, an
-FTS5 setting) as one more variant.
+run at the same schema version (their names carry it). Cases: empty / W4-sized, each with the index
+as the server keeps it ("indexed after"), with the index written by a trigger in each send's
+transaction as before schema 0005 ("indexed in the send"), and without the index; `--sql` adds a
+statement run on each connection first (a PRAGMA, an FTS5 setting) as one more variant.
 """
 
 from __future__ import annotations
@@ -127,7 +127,12 @@ def main() -> None:
     parser.add_argument("--sql", action="append", default=[], help="a statement run first, as a variant")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
-    sources = {"empty": args.dir / "empty.db", f"{args.messages:,} messages": args.dir / f"big-{args.messages}.db"}
+    # Named by schema version: a database kept from a run before a schema change is not reused.
+    version = max(number for number, _ in schema_files("sqlite"))
+    sources = {
+        "empty": args.dir / f"empty-v{version}.db",
+        f"{args.messages:,} messages": args.dir / f"big-{args.messages}-v{version}.db",
+    }
     for (name, path), messages in zip(sources.items(), (0, args.messages), strict=True):
         if not path.exists():
             print(f"creating the {name} database in {path} ...", flush=True)

@@ -74,11 +74,16 @@ class Runner:
     """Holds what every phase needs: the console, the progress display, the cores, the server env."""
 
     def __init__(
-        self, args: argparse.Namespace, console: Console, bar: Progress, cores: CorePlan, work_dir: Path
+        self,
+        args: argparse.Namespace,
+        scale: Scale,
+        console: Console,
+        bar: Progress,
+        cores: CorePlan,
+        work_dir: Path,
     ) -> None:
         self.args = args
-        scale = Scale.quick() if args.quick else Scale.full()
-        self.scale = dataclasses.replace(scale, connect_stagger_ms=args.stagger_ms)
+        self.scale = scale
         self.console = console
         self.bar = bar
         self.cores = cores
@@ -360,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         + ("" if args.only == set(ALL) else "-only-" + "-".join(w for w in ALL if w in args.only))
     )
     work_dir = Path(tempfile.mkdtemp(prefix="hubbub-bench-"))
+    scale = dataclasses.replace(Scale.quick() if args.quick else Scale.full(), connect_stagger_ms=args.stagger_ms)
     results: dict[str, Any] = {
         "date": date,
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -370,9 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         "workers": args.workers,
         "cores": {"server": sorted(cores.server), "client": sorted(cores.client), "pinned": cores.pinned},
         "machine": machine,
-        "scale": dataclasses.replace(
-            Scale.quick() if args.quick else Scale.full(), connect_stagger_ms=args.stagger_ms
-        ).__dict__,
+        "scale": scale.__dict__,
         "ceilings": {},
         "workloads": {},
     }
@@ -388,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     try:
         with bar, contextlib.ExitStack() as stack:
-            r = Runner(args, console, bar, cores, work_dir)
+            r = Runner(args, scale, console, bar, cores, work_dir)
             if args.engine == "postgres":
                 r.env["HUBBUB_DATABASE_URL"] = stack.enter_context(processes.postgres_cluster(r.log_dir, cores.server))
             if args.redis:

@@ -204,7 +204,6 @@ async def _ceiling_run(
         requests,
         connections=scale.w1_connections,
         deadline=scale.deadline,
-        stagger=scale.connect_stagger_ms / 1000,
         progress=progress,
         label=label,
         warmup=500,

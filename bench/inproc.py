@@ -78,7 +78,7 @@ def _scope(path: str, token: str, length: int) -> dict[str, Any]:
     }
 
 
-async def _run(sends: int, rounds: int, urls: dict[str, str]) -> list[dict[str, float]]:
+async def _run(sends: int, rounds: int, urls: dict[str, str], connections: int = CONNECTIONS) -> list[dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix="hubbub-inproc-") as tmp:
         settings = Settings(
             data_dir=Path(tmp),
@@ -115,14 +115,14 @@ async def _run(sends: int, rounds: int, urls: dict[str, str]) -> list[dict[str, 
                 async def worker(offset: int, share: int) -> None:
                     nonlocal count
                     for i in range(share):
-                        status = await _call(app, scopes[(offset + i * CONNECTIONS) % len(scopes)], body)
+                        status = await _call(app, scopes[(offset + i * connections) % len(scopes)], body)
                         if status != 201:
                             raise RuntimeError(f"send answered {status}")
                         count += 1
 
                 n = sends // 5 if number == 0 else sends
                 loop_cpu, cpu, wall = time.thread_time(), time.process_time(), time.perf_counter()
-                await asyncio.gather(*(worker(c, n // CONNECTIONS) for c in range(CONNECTIONS)))
+                await asyncio.gather(*(worker(c, n // connections) for c in range(connections)))
                 loop_cpu, cpu, wall = (
                     time.thread_time() - loop_cpu,
                     time.process_time() - cpu,
@@ -152,6 +152,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds after one warm-up (default 5)")
     parser.add_argument("--engine", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--redis", action="store_true", help="events through a throwaway Redis")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=CONNECTIONS,
+        help=f"concurrent senders (default {CONNECTIONS}, W1's); fewer is what one of 2 workers sees when W1 splits",
+    )
     args = parser.parse_args()
     cores = frozenset(os.sched_getaffinity(0))
     with contextlib.ExitStack() as stack:
@@ -161,7 +167,7 @@ def main() -> None:
             urls["database_url"] = stack.enter_context(processes.postgres_cluster(logs, cores))
         if args.redis:
             urls["redis_url"] = stack.enter_context(processes.redis_server(logs, cores))
-        results = uvloop.run(_run(args.sends, args.rounds, urls))
+        results = uvloop.run(_run(args.sends, args.rounds, urls, args.connections))
     med = {k: statistics.median(r[k] for r in results) for k in results[0]}
     print(
         f"median: {med['per_second']:,.0f}/s  CPU {med['cpu_us']:.1f} µs/send"

@@ -13,10 +13,11 @@ import itertools
 import json
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 
 from hubbub.server.domain import Participant
-from hubbub.server.errors import BadRequest
+from hubbub.server.errors import BadRequest, Unavailable
 from hubbub.server.store import messages as message_store
 from hubbub.server.store import participants as participant_store
 from hubbub.server.store import threads as thread_store
@@ -155,3 +156,33 @@ async def test_outbox_rows_commit_with_their_messages(db: PostgresDatabase) -> N
         assert row["actor"] == "abc"[i % 3] and row["created_at"] == sent.created_at
         assert sorted(json.loads(row["recipients"])) == ["a", "b", "c"]
         assert json.loads(row["data"]) == {"messageId": sent.message_id, "content": f"e{i}"}
+
+
+async def test_a_lost_connection_answers_unavailable_and_the_sends_after_it_go_through(
+    db: PostgresDatabase, postgres_url: str
+) -> None:
+    """PostgreSQL ends Hubbub's connections (as a restart does): a send on one of them fails with
+    `Unavailable` (503), never a raw driver error, and the group takes a new connection for the next."""
+    await _thread(db, "t-lost", ["a"])
+    assert await _send(db, "t-lost", "a", "before", NOW + 1) is not None
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        ended = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    assert ended >= 1
+    failures = 0
+    for attempt in range(5):
+        try:
+            sent = await asyncio.gather(*(_send(db, "t-lost", "a", f"after {attempt}.{i}", NOW + 10) for i in range(4)))
+        except Unavailable:
+            failures += 1
+            continue
+        assert all(s is not None for s in sent)
+        break
+    else:
+        pytest.fail("no send went through after the connections were lost")
+    assert failures <= 2  # one batch per lost connection of the pool's two

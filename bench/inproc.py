@@ -1,13 +1,14 @@
 """`python -m bench.inproc`: W1's sends driven straight into the ASGI application, in one process.
 
-No sockets and no HTTP parser: 16 tasks call the app with a send_message request each, over and
-over, and the figure is the process's CPU per send, split into the event loop's thread and the
+No sockets and no HTTP parser: 16 tasks (`--connections`) call the app with a send_message
+request each, over and over, and the figure is the process's CPU per send, split into the event loop's thread and the
 others (the SQLite threads). It isolates what Hubbub's own code costs from what uvicorn and the
 kernel cost, with far less noise than a run over loopback, so small changes can be measured:
 `--rounds` alternates nothing, it repeats, and prints each round and the median.
 
     .venv/bin/python -m bench.inproc --rounds 5 --sends 4000
     .venv/bin/python -m bench.inproc --engine postgres --redis   # throwaway PostgreSQL and Redis
+    .venv/bin/python -m bench.inproc --engine postgres --redis --connections 8   # one of 2 workers, split
 
 PostgreSQL and Redis run on the same cores as this process (as the bench's server side does), so
 their CPU is not in the figures: `--engine postgres` measures Hubbub's side of the PostgreSQL path.

@@ -8,7 +8,10 @@ throwaway PostgreSQL 15 cluster (as `python -m bench --engine postgres` starts i
 by `hubbub migrate`), in W1's shape: 10 threads of 10 participants, senders taking turns, 100,000
 messages already there, then `ANALYZE`. The figure is the backend's own CPU time from `/proc`.
 Two baselines run the same way: `SELECT 1` (a round trip) and a one-row `UPDATE` that commits (a
-write transaction).
+write transaction). Then statements of 8 sends on two connections at once, into the same threads
+(what 2 workers do when W1's connections split 8/8: each statement waits for the other's row
+locks) and into threads apart, against one connection alone; the figure is CPU per row, both
+backends together.
 
 It then adds `--grow` threads (1,000 by default) of 10 participants each and measures again: on
 the same connection, whose prepared statement keeps the generic plan made while the tables were
@@ -26,6 +29,7 @@ Prints a table and writes `bench/results/<date>-statement.json` (`--out` for ano
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -59,27 +63,66 @@ async def per_call(conn: Any, calls: int, run: Any) -> float:
     return round((sum(processes.cpu_by_thread(pid).values()) - before) * 1e6 / calls, 1)
 
 
+def _columns(threads: list[int], batch: int, i: int) -> list[list[Any]]:
+    """The i-th statement's parameters: `batch` sends taking turns over `threads` and their senders."""
+    now_us = int(time.time() * 1e6)
+    sends = [i * batch + j for j in range(batch)]
+    chosen = [threads[s % len(threads)] for s in sends]
+    return [
+        [f"t{t}" for t in chosen],
+        [f"u{t}-{(s // len(threads)) % PER_THREAD}" for t, s in zip(chosen, sends, strict=True)],
+        [now_us // 1000] * batch,
+        [now_us] * batch,
+        ["text"] * batch,
+        ["w1"] * batch,
+        ["hello from the statement benchmark"] * batch,
+        [None] * batch,
+        ["hello from the statement benchmark"] * batch,
+    ]
+
+
+async def _send(conn: Any, threads: list[int], batch: int, i: int) -> None:
+    rows_back = await conn.fetch(_SEND_MANY_IN_ONE_STATEMENT, *_columns(threads, batch, i))
+    assert all(row["id"] is not None for row in rows_back), "a send was refused"
+
+
 async def send_batches(conn: Any, batch: int, rows: int) -> float:
     """The backend's CPU microseconds per statement for `rows` sends in statements of `batch`."""
+    threads = list(range(THREADS))
+    return await per_call(conn, max(1, rows // batch), lambda i: _send(conn, threads, batch, i))
 
-    async def run(i: int) -> None:
-        now_us = int(time.time() * 1e6)
-        sends = [(i * batch + j) % (THREADS * PER_THREAD) for j in range(batch)]
-        columns = [
-            [f"t{s % THREADS}" for s in sends],
-            [f"u{s % THREADS}-{s // THREADS}" for s in sends],
-            [now_us // 1000] * batch,
-            [now_us] * batch,
-            ["text"] * batch,
-            ["w1"] * batch,
-            ["hello from the statement benchmark"] * batch,
-            [None] * batch,
-            ["hello from the statement benchmark"] * batch,
-        ]
-        rows_back = await conn.fetch(_SEND_MANY_IN_ONE_STATEMENT, *columns)
-        assert all(row["id"] is not None for row in rows_back), "a send was refused"
 
-    return await per_call(conn, max(1, rows // batch), run)
+TWO_AT_ONCE_BATCH = 8
+
+
+async def two_at_once(url: str, conn: Any, rows: int) -> dict[str, float]:
+    """PostgreSQL's CPU per row (both backends) for statements of 8 sends: on one connection, one
+    after another; on two connections at once into the same threads (what 2 workers do when W1's
+    connections split 8/8); on two at once into threads apart."""
+    other = await asyncpg.connect(url)
+    try:
+        pids = [conn.get_server_pid(), other.get_server_pid()]
+        every, low, high = list(range(THREADS)), list(range(THREADS // 2)), list(range(THREADS // 2, THREADS))
+        cases = {
+            "one connection, one statement after another": [(conn, every)],
+            "two connections at once, the same threads": [(conn, every), (other, every)],
+            "two connections at once, threads apart": [(conn, low), (other, high)],
+        }
+        figures = {}
+        for name, plan in cases.items():
+            statements = rows // TWO_AT_ONCE_BATCH // len(plan)
+
+            async def run(c: Any, threads: list[int], statements: int) -> None:
+                for i in range(statements):
+                    await _send(c, threads, TWO_AT_ONCE_BATCH, i)
+
+            before = sum(sum(processes.cpu_by_thread(pid).values()) for pid in pids)
+            await asyncio.gather(*(run(c, threads, statements) for c, threads in plan))
+            used = sum(sum(processes.cpu_by_thread(pid).values()) for pid in pids) - before
+            figures[name] = round(used * 1e6 / (statements * TWO_AT_ONCE_BATCH * len(plan)), 1)
+        return figures
+    finally:
+        await other.close()
 
 
 async def by_batch(conn: Any, rows: int) -> dict[str, float]:
@@ -129,6 +172,7 @@ async def measure(url: str, rows: int, grow: int) -> dict[str, Any]:
         ),
     }
     small = await by_batch(conn, rows)
+    figures["two_at_once_us_per_row"] = await two_at_once(url, conn, rows)
     await conn.execute(
         "INSERT INTO threads (id, topic, created_at, created_by, last_seq, last_message_id, last_message_at)"
         " SELECT 'g' || g, 'grown', 0, 'v0', 0, 0, 0 FROM generate_series(1, $1::int) g",
@@ -193,6 +237,12 @@ def main() -> None:
     for case, by_batch in figures["send_statement_us"].items():
         table.add_row(case, *(f"{by_batch[str(b)]:,.0f}" for b in BATCHES))
     console.print(table)
+    two = Table(title=f"PostgreSQL CPU per row (µs), statements of {TWO_AT_ONCE_BATCH} sends, 100 participants")
+    two.add_column("case")
+    two.add_column("µs a row", justify="right")
+    for case, value in figures["two_at_once_us_per_row"].items():
+        two.add_row(case, f"{value:.1f}")
+    console.print(two)
     fit = figures["fit_100_participants"]
     console.print(
         f"100 participants: {fit['per_statement_us']:.0f} µs a statement + {fit['per_row_us']:.1f} µs a row;"

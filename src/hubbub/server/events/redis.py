@@ -55,7 +55,7 @@ READ_COUNT = 1000
 READ_BACK_S = 0.005
 """How long after the writer's last read-back (`RedisBus._xadd`) the reader starts blocking on
 Redis again; also how much later than before an entry from another node may be delivered here
-while this node publishes. W1 in-process (PostgreSQL + Redis, 4 and 8 senders), the reader left
+while this node publishes. W1 in-process (`bench.inproc --redis`, 4 and 8 senders), the reader left
 idle: Hubbub's CPU per send 96 → 76 and 67 → 55 µs."""
 _FIELD = b"e"
 _REVOKED_FIELD = b"r"

@@ -54,13 +54,17 @@ SEEDED = 100_000
 BATCHES = (1, 4, 16)
 
 
+def _cpu(*conns: Any) -> float:
+    """The CPU seconds the backends of `conns` have used so far."""
+    return sum(sum(processes.cpu_by_thread(conn.get_server_pid()).values()) for conn in conns)
+
+
 async def per_call(conn: Any, calls: int, run: Any) -> float:
     """The backend's CPU microseconds per call of `run(i)`."""
-    pid = conn.get_server_pid()
-    before = sum(processes.cpu_by_thread(pid).values())
+    before = _cpu(conn)
     for i in range(calls):
         await run(i)
-    return round((sum(processes.cpu_by_thread(pid).values()) - before) * 1e6 / calls, 1)
+    return round((_cpu(conn) - before) * 1e6 / calls, 1)
 
 
 def _columns(threads: list[int], batch: int, i: int) -> list[list[Any]]:
@@ -101,7 +105,6 @@ async def two_at_once(url: str, conn: Any, rows: int) -> dict[str, float]:
     connections split 8/8); on two at once into threads apart."""
     other = await asyncpg.connect(url)
     try:
-        pids = [conn.get_server_pid(), other.get_server_pid()]
         every, low, high = list(range(THREADS)), list(range(THREADS // 2)), list(range(THREADS // 2, THREADS))
         cases = {
             "one connection, one statement after another": [(conn, every)],
@@ -116,9 +119,9 @@ async def two_at_once(url: str, conn: Any, rows: int) -> dict[str, float]:
                 for i in range(statements):
                     await _send(c, threads, TWO_AT_ONCE_BATCH, i)
 
-            before = sum(sum(processes.cpu_by_thread(pid).values()) for pid in pids)
+            before = _cpu(conn, other)
             await asyncio.gather(*(run(c, threads, statements) for c, threads in plan))
-            used = sum(sum(processes.cpu_by_thread(pid).values()) for pid in pids) - before
+            used = _cpu(conn, other) - before
             figures[name] = round(used * 1e6 / (statements * TWO_AT_ONCE_BATCH * len(plan)), 1)
         return figures
     finally:

@@ -58,10 +58,7 @@ async def test_concurrent_publishes_land_once_in_order_and_come_back_as_publishe
         entries = await bus._redis.xrange(bus.stream)
         assert [msgspec.json.decode(fields[b"e"])["data"]["n"] for _, fields in entries] == list(range(500))
         mine = [e.data for e in events if "8:acs:reader" in e.recipients]
-        received: list[Delivery] = []
-        async with asyncio.timeout(10):
-            while len(received) < len(mine):
-                received += await reader.take()
+        received = await _received(reader, len(mine))
         assert [d.event.data for d in received] == mine
         assert all(d.payload == msgspec.json.encode(d.event.data) for d in received)
         last = entries[-1][0]

@@ -333,7 +333,11 @@ class SqliteDatabase(Database):
         self._versions = versions
 
     def _rollback(self, conn: sqlite3.Connection, direct: _DirectConnection) -> None:
-        conn.execute("ROLLBACK")
+        """End the transaction, if one is open, and drop the kept members. A failed `ROLLBACK` is
+        left for the next `BEGIN` to report."""
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
         self._forget_members(direct)
 
     def _run_batch(self, conn: sqlite3.Connection, direct: _DirectConnection, batch: list[_Job]) -> None:
@@ -347,8 +351,7 @@ class SqliteDatabase(Database):
                 outcomes = self._run_apart(conn, direct, batch)
         except sqlite3.Error as exc:
             log.exception("SQLite write batch failed")
-            if conn.in_transaction:
-                self._rollback(conn, direct)
+            self._rollback(conn, direct)
             failure = Unavailable(f"Database error: {exc}")
             outcomes = [(job, None, failure) for job in batch]
         if observer is not IGNORED:
@@ -380,10 +383,7 @@ class SqliteDatabase(Database):
                     conn.execute("COMMIT")
                 except Exception as exc:  # the writes go on; the next pass tries again
                     log.exception("SQLite deferred write failed")
-                    if conn.in_transaction:
-                        with contextlib.suppress(sqlite3.Error):
-                            conn.execute("ROLLBACK")
-                    self._forget_members(direct)
+                    self._rollback(conn, direct)
                     failure, more = Unavailable(f"Database error: {exc}"), False
                     break
                 self._written += 1

@@ -178,6 +178,25 @@ def run_ceilings(r: Runner, results: dict[str, Any]) -> None:
         c["starlette_send"]["runs_per_second"] = [run["per_second"] for run in runs]
     finally:
         bare.stop()
+    if r.engine == "sqlite":  # the floors of a stored send (bench/ceiling.py)
+        for key, app, label in (
+            ("raw_stored_send", "raw_stored_app", "send-shaped POST, 2 raw statements"),
+            ("stored_send", "stored_app", "send-shaped POST, Hubbub's store"),
+        ):
+            stored_db = r.work_dir / f"ceiling-{app}.db"
+            stored = processes.start_stored_ceiling(r.log_dir, r.cores.server, stored_db, r.scale.w1_threads, app)
+            try:
+                t = Target("127.0.0.1", stored.port, b"", stored.pid)
+                runs = [
+                    r.run(workloads.send_shaped_ceiling(t, r.scale, r.progress, f"ceiling: {label} ({i}/3)"))
+                    for i in (1, 2, 3)
+                ]
+                c[key] = max(runs, key=lambda run: float(run["per_second"]))
+                c[key]["runs_per_second"] = [run["per_second"] for run in runs]
+            finally:
+                stored.stop()
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(stored_db) + suffix).unlink(missing_ok=True)
     db = r.work_dir / "ceiling.db"
     task = r.bar.add_task("ceiling: raw SQLite insert+commit", total=None)
     c["sqlite_insert"] = seed.raw_sqlite_insert_ceiling(db, r.scale.sqlite_rows, deadline=30)
@@ -292,7 +311,7 @@ def write_outputs(r: Runner, results: dict[str, Any], stem: str) -> list[Path]:
     if c:
         rates = {
             f"{name} (req/s)": c[name]["per_second"]
-            for name in ("canned", "starlette", "starlette_send", "health")
+            for name in ("canned", "starlette", "starlette_send", "raw_stored_send", "stored_send", "health")
             if name in c
         }
         if "sqlite_insert" in c:

@@ -2,6 +2,13 @@
 bare endpoint of a send's shape: `POST /chat/threads/{id}/messages` reads the JSON body, decodes it
 with msgspec into a struct and answers 201 with `{"id": "<n>"}`, as a send does, and nothing else
 (no token, no database). What a send costs beyond it is Hubbub's own work.
+`stored_app`: the same endpoint, which also stores the message with Hubbub's own store function
+(`store.messages.send_message`: the membership check, the thread's next slot and the insert, in the
+embedded database's group commit, as a send runs them), still with no token, no rules, no event and
+no other middleware. `raw_stored_app`: the least a stored send can be on this stack: the same
+endpoint, which runs the two statements of a send (`UPDATE threads ... RETURNING`, `INSERT INTO
+messages`) with plain sqlite3 on the event loop, in one group commit per loop iteration, on a
+database with Hubbub's schema (no membership check, no search index, SQLite's own checkpoints).
 `python -m bench.ceiling PORT`: a raw asyncio server answering every request with canned bytes,
 to measure how fast the load generator itself can go.
 """
@@ -9,13 +16,25 @@ to measure how fast the load generator itself can go.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import os
+import sqlite3
 import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from hubbub.server.domain import Participant
+from hubbub.server.store import messages, participants, search, threads
+from hubbub.server.store.engine import Connection
+from hubbub.server.store.sqlite import SqliteDatabase
 
 
 async def json_endpoint(request: Request) -> JSONResponse:
@@ -44,6 +63,148 @@ app = Starlette(
         Route("/json", json_endpoint, methods=["GET"]),
         Route("/chat/threads/{thread_id}/messages", send_endpoint, methods=["POST"]),
     ]
+)
+
+STORED_DB = "HUBBUB_BENCH_STORED_DB"
+"""The environment variable naming the database file of `stored_app` (created, with its threads)."""
+STORED_THREADS = "HUBBUB_BENCH_STORED_THREADS"
+"""How many threads `stored_app` creates: the ids `workloads.send_shaped_ceiling` sends to."""
+STORED_SENDER = "8:acs:00000000-0000-0000-0000-000000000000_bench"
+
+
+def stored_thread_ids(count: int) -> list[str]:
+    return [f"19:{i:032x}@thread.v2" for i in range(count)]
+
+
+@contextlib.asynccontextmanager
+async def _stored_lifespan(app: Starlette) -> AsyncIterator[None]:
+    """A new database with Hubbub's schema and the threads, opened by Hubbub's SQLite engine."""
+    db = await SqliteDatabase.connect(Path(os.environ[STORED_DB]))
+    try:
+        await db.migrate()
+        await search.start_indexing(db)  # the search index's new rows, after the sends, as the server does
+        now = time.time_ns() // 1000
+
+        async def create(tx: Connection) -> None:
+            for thread_id in stored_thread_ids(int(os.environ[STORED_THREADS])):
+                await threads.insert_thread(
+                    tx,
+                    thread_id=thread_id,
+                    topic="stored ceiling",
+                    created_at=now,
+                    created_by=STORED_SENDER,
+                    metadata=None,
+                    retention_policy=None,
+                    delete_after=None,
+                )
+                await participants.upsert_participant(tx, thread_id, Participant(user_id=STORED_SENDER), now=now)
+
+        await db.write(create)
+        app.state.db = db
+        gc.collect()  # as Hubbub's lifespan does
+        gc.freeze()
+        yield
+    finally:
+        await db.close()
+
+
+async def stored_send_endpoint(request: Request) -> Response:
+    body = msgspec.json.decode(await request.body(), type=_Send)
+    sent = await messages.send_message(
+        request.app.state.db,
+        request.path_params["thread_id"],
+        STORED_SENDER,
+        type="text",
+        sender_display_name=body.senderDisplayName,
+        content=body.content,
+        metadata=None,
+        now=time.time_ns() // 1000,
+    )
+    if sent is None:
+        return Response(b"", 403)
+    return Response(_encoder.encode({"id": str(sent.message_id)}), 201, media_type="application/json; charset=utf-8")
+
+
+class _RawStore:
+    """Group commit on the event loop: the sends that arrive in one loop iteration commit together
+    in the next, with nothing but the two statements each."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.pending: list[tuple[str, str, str | None, asyncio.Future[int]]] = []
+
+    async def send(self, thread_id: str, content: str, display_name: str | None) -> int:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        if not self.pending:
+            asyncio.get_running_loop().call_soon(self._commit)
+        self.pending.append((thread_id, content, display_name, future))
+        return await future
+
+    def _commit(self) -> None:
+        batch, self.pending = self.pending, []
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        ids = []
+        for thread_id, content, display_name, _ in batch:
+            now = time.time_ns() // 1000
+            seq, message_id, created_at = conn.execute(_RAW_SLOT, (now // 1000, now, thread_id)).fetchone()
+            conn.execute(_RAW_INSERT, (thread_id, message_id, seq, STORED_SENDER, display_name, content, created_at))
+            ids.append(message_id)
+        conn.execute("COMMIT")
+        for (*_, future), message_id in zip(batch, ids, strict=True):
+            future.set_result(message_id)
+
+
+_RAW_SLOT = (
+    "UPDATE threads SET last_seq = last_seq + 1,"
+    " last_message_id = CASE WHEN last_message_id >= ?1 THEN last_message_id + 1 ELSE ?1 END,"
+    " last_message_at = CASE WHEN last_message_at >= ?2 THEN last_message_at + 1 ELSE ?2 END"
+    " WHERE id = ?3 RETURNING last_seq, last_message_id, last_message_at"
+)
+_RAW_INSERT = (
+    "INSERT INTO messages (thread_id, id, seq, type, sender_id, sender_display_name, content, metadata,"
+    " created_at, version) VALUES (?1, ?2, ?3, 'text', ?4, ?5, ?6, NULL, ?7, ?2)"
+)
+
+
+@contextlib.asynccontextmanager
+async def _raw_stored_lifespan(app: Starlette) -> AsyncIterator[None]:
+    async with _stored_lifespan(app):  # the schema and the threads, by Hubbub's store
+        pass
+    app.state.raw = _RawStore(Path(os.environ[STORED_DB]))
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        app.state.raw.conn.close()
+
+
+async def raw_stored_send_endpoint(request: Request) -> Response:
+    body = msgspec.json.decode(await request.body(), type=_Send)
+    message_id = await request.app.state.raw.send(
+        request.path_params["thread_id"], body.content, body.senderDisplayName
+    )
+    return Response(_encoder.encode({"id": str(message_id)}), 201, media_type="application/json; charset=utf-8")
+
+
+raw_stored_app = Starlette(
+    routes=[
+        Route("/json", json_endpoint, methods=["GET"]),
+        Route("/chat/threads/{thread_id}/messages", raw_stored_send_endpoint, methods=["POST"]),
+    ],
+    lifespan=_raw_stored_lifespan,
+)
+
+
+stored_app = Starlette(
+    routes=[
+        Route("/json", json_endpoint, methods=["GET"]),
+        Route("/chat/threads/{thread_id}/messages", stored_send_endpoint, methods=["POST"]),
+    ],
+    lifespan=_stored_lifespan,
 )
 
 _CANNED = b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{"status":"ok"}'

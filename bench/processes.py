@@ -190,6 +190,33 @@ def start_ceiling(log_dir: Path, cores: frozenset[int]) -> Process:
     return process
 
 
+def start_stored_ceiling(
+    log_dir: Path, cores: frozenset[int], db: Path, threads: int, app: str = "stored_app"
+) -> Process:
+    """An app of `bench.ceiling` that stores the sends (`stored_app`: with Hubbub's store;
+    `raw_stored_app`: with the two statements alone) under uvicorn as `start_ceiling` runs the bare
+    app, on a new embedded database at `db`."""
+    from bench import ceiling
+
+    port = free_port()
+    cmd = [
+        str(VENV_BIN / "uvicorn"),
+        f"bench.ceiling:{app}",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--no-server-header",
+    ]
+    env = {ceiling.STORED_DB: str(db), ceiling.STORED_THREADS: str(threads)}
+    process = spawn(f"ceiling-{app}", cmd, port=port, log_dir=log_dir, cores=cores, env=env)
+    wait_http(process, "/json")
+    return process
+
+
 def start_canned(log_dir: Path, cores: frozenset[int]) -> Process:
     """A raw asyncio server that answers every request with a fixed response: the client's ceiling."""
     port = free_port()

@@ -261,6 +261,8 @@ def results_table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         ("canned", "load generator vs canned server"),
         ("starlette", "bare Starlette/uvicorn JSON"),
         ("starlette_send", "bare send-shaped POST (body in, 201 out)"),
+        ("raw_stored_send", "send-shaped POST + its 2 statements in plain sqlite3, group commit (nothing else)"),
+        ("stored_send", "send-shaped POST + Hubbub's store (no token, rules, events)"),
         ("health", "hubbub GET /health"),
     ):
         if key in c:
@@ -287,6 +289,13 @@ def results_table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         send_shaped = c.get("starlette_send", {}).get("per_second")
         if send_shaped:
             extra += f" ({f['per_second'] / send_shaped:.0%} of the send-shaped POST)"
+        floors = [
+            f"{f['per_second'] / c[key]['per_second']:.0%} of {name}"
+            for key, name in (("raw_stored_send", "the raw stored POST"), ("stored_send", "the store's"))
+            if c.get(key, {}).get("per_second")
+        ]
+        if floors:
+            extra += " (" + ", ".join(floors) + ")"
         if sqlite_w1 and of_sqlite is not None:
             extra += f"; {of_sqlite:.0%} of SQLite's {sqlite_w1['per_second']:,.0f}/s"
         rows.append(("W1 send", load_row("w1", f) + extra, target, verdict(ok)))

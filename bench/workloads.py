@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from bench import processes
+from bench import ceiling, processes
 from bench.acs import CHAT_API, AcsSession, bearer, create_identity_request, send_message_request
 from bench.client import Connection, LoadResult, encode_request, percentiles, run_closed_loop
 
@@ -214,7 +214,7 @@ async def send_shaped_ceiling(target: Target, scale: Scale, progress: Progress, 
     """W1's requests (the same bytes but for the ids: 10 threads, tokens as long as Hubbub's) against
     the bare send-shaped endpoint of `ceiling.py`."""
     token = "t" * TOKEN_LENGTH
-    threads = [f"19:{i:032x}@thread.v2" for i in range(scale.w1_threads)]
+    threads = ceiling.stored_thread_ids(scale.w1_threads)
     requests = [
         send_message_request(target.authority, threads[i % len(threads)], token, f"W1 message {i}: hello there")
         for i in range(scale.ceiling_requests + 500)

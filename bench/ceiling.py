@@ -7,7 +7,7 @@ with msgspec into a struct and answers 201 with `{"id": "<n>"}`, as a send does,
 embedded database's group commit, as a send runs them), still with no token, no rules, no event and
 no other middleware. `raw_stored_app`: the least a stored send can be on this stack: the same
 endpoint, which runs the two statements of a send (`UPDATE threads ... RETURNING`, `INSERT INTO
-messages`) with plain sqlite3 on the event loop, in one group commit per loop iteration, on a
+messages`) with plain sqlite3 in a group commit on a writer thread, on a
 database with Hubbub's schema (no membership check, no search index, SQLite's own checkpoints).
 `python -m bench.ceiling PORT`: a raw asyncio server answering every request with canned bytes,
 to measure how fast the load generator itself can go.
@@ -19,11 +19,14 @@ import asyncio
 import contextlib
 import gc
 import os
+import queue
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 from starlette.applications import Starlette
@@ -126,35 +129,66 @@ async def stored_send_endpoint(request: Request) -> Response:
 
 
 class _RawStore:
-    """Group commit on the event loop: the sends that arrive in one loop iteration commit together
-    in the next, with nothing but the two statements each."""
+    """Group commit on a writer thread, as Hubbub's SQLite engine does it (on one core too, that
+    beat committing on the event loop: 16,140 against 14,854 sends/s, 3 rounds in turns): the thread
+    takes every send waiting, runs the two statements of each and commits them together, then hands
+    the ids back to the event loop in one call."""
 
     def __init__(self, path: Path) -> None:
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.pending: list[tuple[str, str, str | None, asyncio.Future[int]]] = []
+        self.queue: queue.SimpleQueue[_RawSend | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._write_loop, name="raw-writer", daemon=True)
+        self.thread.start()
 
     async def send(self, thread_id: str, content: str, display_name: str | None) -> int:
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        if not self.pending:
-            asyncio.get_running_loop().call_soon(self._commit)
-        self.pending.append((thread_id, content, display_name, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        self.queue.put(_RawSend(thread_id, content, display_name, future, loop))
         return await future
 
-    def _commit(self) -> None:
-        batch, self.pending = self.pending, []
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        self.conn.close()
+
+    def _write_loop(self) -> None:
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        ids = []
-        for thread_id, content, display_name, _ in batch:
-            now = time.time_ns() // 1000
-            seq, message_id, created_at = conn.execute(_RAW_SLOT, (now // 1000, now, thread_id)).fetchone()
-            conn.execute(_RAW_INSERT, (thread_id, message_id, seq, STORED_SENDER, display_name, content, created_at))
-            ids.append(message_id)
-        conn.execute("COMMIT")
-        for (*_, future), message_id in zip(batch, ids, strict=True):
-            future.set_result(message_id)
+        while (first := self.queue.get()) is not None:
+            batch = [first]
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < 256:
+                    more = self.queue.get_nowait()
+                    if more is None:
+                        self.queue.put(None)
+                        break
+                    batch.append(more)
+            conn.execute("BEGIN IMMEDIATE")
+            ids = []
+            for send in batch:
+                now = time.time_ns() // 1000
+                seq, message_id, created_at = conn.execute(_RAW_SLOT, (now // 1000, now, send.thread_id)).fetchone()
+                conn.execute(
+                    _RAW_INSERT,
+                    (send.thread_id, message_id, seq, STORED_SENDER, send.display_name, send.content, created_at),
+                )
+                ids.append(message_id)
+            conn.execute("COMMIT")
+            batch[0].loop.call_soon_threadsafe(_settle_raw, batch, ids)
+
+
+class _RawSend(NamedTuple):
+    thread_id: str
+    content: str
+    display_name: str | None
+    future: asyncio.Future[int]
+    loop: asyncio.AbstractEventLoop
+
+
+def _settle_raw(batch: list[_RawSend], ids: list[int]) -> None:
+    for send, message_id in zip(batch, ids, strict=True):
+        send.future.set_result(message_id)
 
 
 _RAW_SLOT = (
@@ -179,7 +213,7 @@ async def _raw_stored_lifespan(app: Starlette) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        app.state.raw.conn.close()
+        app.state.raw.close()
 
 
 async def raw_stored_send_endpoint(request: Request) -> Response:

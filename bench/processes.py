@@ -170,34 +170,9 @@ def start_hubbub(data_dir: Path, *, log_dir: Path, cores: frozenset[int], worker
     return process
 
 
-def start_ceiling(log_dir: Path, cores: frozenset[int]) -> Process:
-    """A bare Starlette app under uvicorn with Hubbub's uvicorn settings: the framework's ceiling."""
-    port = free_port()
-    cmd = [
-        str(VENV_BIN / "uvicorn"),
-        "bench.ceiling:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--no-server-header",
-    ]
-    process = spawn("ceiling-starlette", cmd, port=port, log_dir=log_dir, cores=cores)
-    wait_http(process, "/json")
-    return process
-
-
-def start_stored_ceiling(
-    log_dir: Path, cores: frozenset[int], db: Path, threads: int, app: str = "stored_app"
-) -> Process:
-    """An app of `bench.ceiling` that stores the sends (`stored_app`: with Hubbub's store;
-    `raw_stored_app`: with the two statements alone) under uvicorn as `start_ceiling` runs the bare
-    app, on a new embedded database at `db`."""
-    from bench import ceiling
-
+def start_ceiling(log_dir: Path, cores: frozenset[int], app: str = "app", env: dict[str, str] | None = None) -> Process:
+    """An app of `bench.ceiling` under uvicorn with Hubbub's uvicorn settings; by default the bare
+    Starlette app, the framework's ceiling."""
     port = free_port()
     cmd = [
         str(VENV_BIN / "uvicorn"),
@@ -211,10 +186,21 @@ def start_stored_ceiling(
         "--no-access-log",
         "--no-server-header",
     ]
-    env = {ceiling.STORED_DB: str(db), ceiling.STORED_THREADS: str(threads)}
-    process = spawn(f"ceiling-{app}", cmd, port=port, log_dir=log_dir, cores=cores, env=env)
+    name = "ceiling-starlette" if app == "app" else f"ceiling-{app}"
+    process = spawn(name, cmd, port=port, log_dir=log_dir, cores=cores, env=env)
     wait_http(process, "/json")
     return process
+
+
+def start_stored_ceiling(
+    log_dir: Path, cores: frozenset[int], db: Path, threads: int, app: str = "stored_app"
+) -> Process:
+    """An app of `bench.ceiling` that stores the sends (`stored_app`: with Hubbub's store;
+    `raw_stored_app`: with the two statements alone), on a new embedded database at `db` with
+    `threads` threads."""
+    from bench import ceiling
+
+    return start_ceiling(log_dir, cores, app, {ceiling.STORED_DB: str(db), ceiling.STORED_THREADS: str(threads)})
 
 
 def start_canned(log_dir: Path, cores: frozenset[int]) -> Process:

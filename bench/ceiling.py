@@ -164,18 +164,29 @@ class _RawStore:
                         self.queue.put(None)
                         break
                     batch.append(more)
-            conn.execute("BEGIN IMMEDIATE")
-            ids = []
-            for send in batch:
-                now = time.time_ns() // 1000
-                seq, message_id, created_at = conn.execute(_RAW_SLOT, (now // 1000, now, send.thread_id)).fetchone()
-                conn.execute(
-                    _RAW_INSERT,
-                    (send.thread_id, message_id, seq, STORED_SENDER, send.display_name, send.content, created_at),
-                )
-                ids.append(message_id)
-            conn.execute("COMMIT")
-            batch[0].loop.call_soon_threadsafe(_settle_raw, batch, ids)
+            try:
+                ids = self._commit(batch)
+            except (sqlite3.Error, TypeError) as exc:  # an unknown thread (no row to update), a locked file
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                batch[0].loop.call_soon_threadsafe(_settle_raw, batch, exc)
+            else:
+                batch[0].loop.call_soon_threadsafe(_settle_raw, batch, ids)
+
+    def _commit(self, batch: list[_RawSend]) -> list[int]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        ids = []
+        for send in batch:
+            now = time.time_ns() // 1000
+            seq, message_id, created_at = conn.execute(_RAW_SLOT, (now // 1000, now, send.thread_id)).fetchone()
+            conn.execute(
+                _RAW_INSERT,
+                (send.thread_id, message_id, seq, STORED_SENDER, send.display_name, send.content, created_at),
+            )
+            ids.append(message_id)
+        conn.execute("COMMIT")
+        return ids
 
 
 class _RawSend(NamedTuple):
@@ -186,9 +197,12 @@ class _RawSend(NamedTuple):
     loop: asyncio.AbstractEventLoop
 
 
-def _settle_raw(batch: list[_RawSend], ids: list[int]) -> None:
-    for send, message_id in zip(batch, ids, strict=True):
-        send.future.set_result(message_id)
+def _settle_raw(batch: list[_RawSend], outcome: list[int] | Exception) -> None:
+    for i, send in enumerate(batch):
+        if isinstance(outcome, Exception):
+            send.future.set_exception(outcome)
+        else:
+            send.future.set_result(outcome[i])
 
 
 _RAW_SLOT = (

@@ -10,6 +10,7 @@ import base64
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import json
 import os
 import shutil
@@ -164,18 +165,14 @@ def run_ceilings(r: Runner, results: dict[str, Any]) -> None:
     try:
         t = Target("127.0.0.1", bare.port, b"", bare.pid)
         # Best of three: the ratio W1/bare should not flatter Hubbub on a noisy machine.
-        runs = [
-            r.run(workloads.get_ceiling(t, "/json", r.scale, r.progress, f"ceiling: bare Starlette ({i}/3)"))
-            for i in (1, 2, 3)
-        ]
-        c["starlette"] = max(runs, key=lambda run: float(run["per_second"]))
-        c["starlette"]["runs_per_second"] = [run["per_second"] for run in runs]
-        runs = [
-            r.run(workloads.send_shaped_ceiling(t, r.scale, r.progress, f"ceiling: bare send-shaped POST ({i}/3)"))
-            for i in (1, 2, 3)
-        ]
-        c["starlette_send"] = max(runs, key=lambda run: float(run["per_second"]))
-        c["starlette_send"]["runs_per_second"] = [run["per_second"] for run in runs]
+        c["starlette"] = _best_of_three(
+            r, functools.partial(workloads.get_ceiling, t, "/json", r.scale, r.progress), "ceiling: bare Starlette"
+        )
+        c["starlette_send"] = _best_of_three(
+            r,
+            functools.partial(workloads.send_shaped_ceiling, t, r.scale, r.progress),
+            "ceiling: bare send-shaped POST",
+        )
     finally:
         bare.stop()
     if r.engine == "sqlite":  # the floors of a stored send (bench/ceiling.py)
@@ -187,22 +184,25 @@ def run_ceilings(r: Runner, results: dict[str, Any]) -> None:
             stored = processes.start_stored_ceiling(r.log_dir, r.cores.server, stored_db, r.scale.w1_threads, app)
             try:
                 t = Target("127.0.0.1", stored.port, b"", stored.pid)
-                runs = [
-                    r.run(workloads.send_shaped_ceiling(t, r.scale, r.progress, f"ceiling: {label} ({i}/3)"))
-                    for i in (1, 2, 3)
-                ]
-                c[key] = max(runs, key=lambda run: float(run["per_second"]))
-                c[key]["runs_per_second"] = [run["per_second"] for run in runs]
+                c[key] = _best_of_three(
+                    r, functools.partial(workloads.send_shaped_ceiling, t, r.scale, r.progress), f"ceiling: {label}"
+                )
             finally:
                 stored.stop()
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(stored_db) + suffix).unlink(missing_ok=True)
+            processes.remove_sqlite(stored_db)
     db = r.work_dir / "ceiling.db"
     task = r.bar.add_task("ceiling: raw SQLite insert+commit", total=None)
     c["sqlite_insert"] = seed.raw_sqlite_insert_ceiling(db, r.scale.sqlite_rows, deadline=30)
     r.bar.update(task, total=1, completed=1)
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
+    processes.remove_sqlite(db)
+
+
+def _best_of_three(r: Runner, run: Callable[[str], Coroutine[Any, Any, dict[str, Any]]], label: str) -> dict[str, Any]:
+    """A ceiling run three times (`run(progress label)`): the fastest, with every run's rate."""
+    runs = [r.run(run(f"{label} ({i}/3)")) for i in (1, 2, 3)]
+    best = max(runs, key=lambda one: float(one["per_second"]))
+    best["runs_per_second"] = [one["per_second"] for one in runs]
+    return best
 
 
 def run_profile(r: Runner, server: Process, target: Target, results: dict[str, Any], stem: str) -> None:

@@ -203,6 +203,12 @@ def start_stored_ceiling(
     return start_ceiling(log_dir, cores, app, {ceiling.STORED_DB: str(db), ceiling.STORED_THREADS: str(threads)})
 
 
+def remove_sqlite(db: Path) -> None:
+    """Delete a SQLite database file and its WAL and shared-memory files, those that exist."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
 def start_canned(log_dir: Path, cores: frozenset[int]) -> Process:
     """A raw asyncio server that answers every request with a fixed response: the client's ceiling."""
     port = free_port()

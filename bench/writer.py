@@ -32,7 +32,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench import seed
+from bench import processes, seed
 from hubbub.server.store.engine import schema_files
 from hubbub.server.store.search import index_pending
 from hubbub.server.store.sqlite import _CHECKPOINT_JOBS, _DEFERRED_JOBS, _DirectConnection, _open, drive
@@ -111,8 +111,7 @@ def run(source: Path, work: Path, sends: int, batch: int, setup: list[str], inde
             started = time.thread_time()
     cpu += time.thread_time() - started
     conn.close()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    processes.remove_sqlite(db)
     return cpu / sends * 1e6
 
 
